@@ -1,0 +1,92 @@
+import type { Capabilities, ProcessedResponse, ValidationIssue } from '../../machines/schemas.ts';
+
+/** What a provider needs to know about the run's request (secrets already redacted). */
+export interface ProviderRequest {
+  prompt: string;
+  /** `document_url` first, then `attachments`, in order. */
+  attachments: string[];
+  /** The tool config value for this provider (for Replicate: the model config, `data` unwrapped). */
+  model_config: Record<string, unknown>;
+}
+
+export interface CapabilityReport {
+  capabilities: Capabilities;
+  /** Mean of the four signals of SPEC §2.2 step 1. */
+  confidence: number;
+  signals: { model_identified: boolean; schema_present: boolean; prompt_placed: boolean; attachments_placed: boolean };
+}
+
+export interface BuiltPayload {
+  payload: Record<string, unknown>;
+  issues: ValidationIssue[];
+  /** Fields whose value differs from example_input, prompt and attachment fields not counted. */
+  changed_fields: number;
+  /** Which field holds the prompt, and which hold attachments (used to count changed fields). */
+  prompt_field: string | null;
+  attachment_fields: string[];
+}
+
+export interface PredictionRef {
+  id: string;
+  status: string;
+  created_at: string;
+  raw: unknown;
+}
+
+/** A provider's view of a prediction. `status` uses Replicate's words. */
+export interface PredictionState {
+  id: string;
+  status: 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled';
+  output: unknown;
+  error: unknown;
+  completed_at: string | null;
+  /** The prediction JSON as received, logs cut to 4 KB. */
+  raw: unknown;
+}
+
+export type ProviderErrorKind =
+  /** 429: surely created nothing; retry after `retryAfterMs`. */
+  | 'rate_limited'
+  /** The connection was refused: surely created nothing. */
+  | 'connection_refused'
+  /** 422 from the model: the input is invalid; a human may edit the payload. */
+  | 'validation'
+  /** 5xx or a timeout on submit: a prediction may or may not exist. */
+  | 'outcome_unknown'
+  /** Anything else (401, 404, ...): not retryable automatically. */
+  | 'provider_error';
+
+/** The one error type providers throw. Messages never contain secrets. */
+export class ProviderError extends Error {
+  override readonly name = 'ProviderError';
+  constructor(
+    readonly kind: ProviderErrorKind,
+    message: string,
+    readonly status: number | null = null,
+    readonly retryAfterMs: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export interface SubmitOptions {
+  /** When set, ask the provider to call this URL on completion. */
+  webhook?: string;
+}
+
+/** SPEC §5: capabilities, build, validate, submit, poll, cancel, process output, estimate cost. */
+export interface Provider {
+  readonly name: 'replicate' | 'echo';
+  readonly tools: string[];
+  readonly operations: string[];
+  configured(): boolean;
+  capabilities(req: ProviderRequest): Promise<CapabilityReport>;
+  buildPayload(req: ProviderRequest, caps: Capabilities): BuiltPayload;
+  /** Re-validate a (possibly edited) payload. */
+  validatePayload(req: ProviderRequest, caps: Capabilities, payload: Record<string, unknown>): BuiltPayload;
+  submit(caps: Capabilities, payload: Record<string, unknown>, opts?: SubmitOptions): Promise<PredictionRef>;
+  poll(predictionId: string): Promise<PredictionState>;
+  cancel(predictionId: string): Promise<void>;
+  processOutput(state: PredictionState): ProcessedResponse;
+  estimateCost(req: ProviderRequest): number | null;
+}

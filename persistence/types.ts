@@ -1,0 +1,203 @@
+/**
+ * Small storage interfaces. Adapters: postgres (the record), redis and memory (cache + fan-out).
+ * Values are opaque JSON; the layers above validate what they read.
+ */
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** One row of a run's append-only event log (SPEC §2.6). */
+export interface EventRow {
+  run_id: string;
+  seq: number;
+  type: string;
+  /** Step and status of the run after this event. */
+  step: string;
+  status: string;
+  actor: string;
+  message: string;
+  payload: Record<string, unknown>;
+  created_at: string;
+  /** A fact derived from the previous input event (e.g. `approval.opened`); skipped on replay. */
+  derived: boolean;
+}
+
+/** Snapshots are stored in a versioned envelope, never raw (STYLE rule 14). */
+export interface SnapshotEnvelope {
+  machine_version: number;
+  snapshot: unknown;
+}
+
+export interface RunRecord {
+  run_id: string;
+  seq: number;
+  status: string;
+  current_step: string;
+  user_id: string | null;
+  session_id: string | null;
+  /** `service:<id>` of the creating key. */
+  created_by: string;
+  envelope: SnapshotEnvelope;
+  /** The public run view (SPEC §2.7) as of `seq`. */
+  view: Record<string, unknown>;
+  created_at: string;
+  updated_at: string;
+  owner: string | null;
+  lease_until: string | null;
+}
+
+/** A durable wake-up. One per (owner, kind, key); `run_id` null for standalone approvals. */
+export interface TimerSpec {
+  kind: 'deadline' | 'poll' | 'retry' | 'approval_deadline';
+  key: string;
+  fire_at: string;
+}
+
+export interface DueTimer extends TimerSpec {
+  id: string;
+  run_id: string | null;
+  /** How many times it was claimed before (a claim whose node died counts). */
+  attempts: number;
+}
+
+/** An approval as stored: indexed columns plus the whole wire shape. */
+export interface ApprovalRow {
+  approval_id: string;
+  run_id: string | null;
+  status: string;
+  checkpoint_type: string;
+  user_id: string | null;
+  session_id: string | null;
+  created_by: string | null;
+  created_at: string;
+  expires_at: string;
+  /** The approval in its wire shape (SPEC §2.4). */
+  approval: Record<string, unknown>;
+  /** Standalone approvals only: their own machine snapshot and a version for compare-and-set. */
+  envelope: SnapshotEnvelope | null;
+  version: number;
+}
+
+export interface NewRun {
+  record: Omit<RunRecord, 'owner' | 'lease_until'>;
+  events: EventRow[];
+  timers: TimerSpec[];
+  approvals: ApprovalRow[];
+  owner: string;
+  lease_ms: number;
+  work_pending: boolean;
+}
+
+export interface CommitInput {
+  run_id: string;
+  /** The seq the change was computed from; the commit fails with `seq_conflict` if the run moved on. */
+  expected_seq: number;
+  /** Rows numbered expected_seq+1, expected_seq+2, ... */
+  events: EventRow[];
+  envelope: SnapshotEnvelope;
+  view: Record<string, unknown>;
+  status: string;
+  current_step: string;
+  updated_at: string;
+  /** Whether the run has in-process work to do (drives lease-based recovery). */
+  work_pending: boolean;
+  owner: string;
+  lease_ms: number;
+  /** The complete set of timers this run should have now: others of this run are deleted,
+   *  existing ones with the same (kind, key) keep their fire_at. */
+  timers: TimerSpec[];
+  approvals: ApprovalRow[];
+  /** Take-over: only commit if the run's lease has expired (or is ours). */
+  require_lease_expired?: boolean;
+}
+
+export interface RunFilter {
+  user_id?: string;
+  session_id?: string;
+  statuses?: string[];
+  /** Only runs the caller may read; undefined = all. */
+  readable_by?: { sub: string; roles: string[] };
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  next_cursor: string | null;
+}
+
+export interface IdempotencyRecord {
+  key_id: string;
+  key: string;
+  body_hash: string;
+  status: number;
+  response: Record<string, unknown>;
+  created_at: string;
+}
+
+/** The record. Throws `StoreError` with code `seq_conflict`, `lease_held`, `not_found` or `unavailable`. */
+export interface RunStore {
+  createRun(run: NewRun): Promise<void>;
+  commit(change: CommitInput): Promise<void>;
+  getRun(runId: string): Promise<RunRecord | null>;
+  listEvents(runId: string, afterSeq: number, limit: number): Promise<EventRow[]>;
+  listRuns(filter: RunFilter, limit: number, cursor: string | null): Promise<Page<RunRecord>>;
+  /** Runs with work pending whose lease expired before now. */
+  expiredLeases(limit: number): Promise<string[]>;
+  /** Extend the lease of runs this node owns. */
+  renewLeases(owner: string, runIds: string[], leaseMs: number): Promise<void>;
+
+  getApproval(approvalId: string): Promise<ApprovalRow | null>;
+  listPendingApprovals(
+    filter: { user_id?: string; session_id?: string; run_id?: string; reviewer?: { sub: string; roles: string[] } },
+    limit: number,
+    cursor: string | null,
+  ): Promise<Page<ApprovalRow>>;
+  /** Standalone approvals: insert with its deadline timer. */
+  createApproval(row: ApprovalRow, timer: TimerSpec): Promise<void>;
+  /** Standalone approvals: compare-and-set on `version`; removes its timers when `status` is not pending. */
+  updateApproval(row: ApprovalRow, expectedVersion: number): Promise<void>;
+
+  /** Claim due timers (FOR UPDATE SKIP LOCKED); a claim lasts `claimMs`. */
+  claimDueTimers(node: string, limit: number, claimMs: number): Promise<DueTimer[]>;
+  completeTimer(id: string): Promise<void>;
+  rescheduleTimer(id: string, fireAt: string): Promise<void>;
+
+  getIdempotency(keyId: string, key: string): Promise<IdempotencyRecord | null>;
+  /** Returns false if a record for (keyId, key) already exists. */
+  putIdempotency(rec: IdempotencyRecord): Promise<boolean>;
+  /** Webhook de-duplication: true the first time an id is seen. */
+  rememberWebhook(webhookId: string): Promise<boolean>;
+
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Snapshot cache (Redis or memory). Never ahead of Postgres: `set` only moves a version forward. */
+export interface SnapshotCache {
+  get(runId: string): Promise<{ version: number; value: Json } | null>;
+  /** Compare-and-set: stores only if no entry or the stored version is lower. Returns whether stored. */
+  set(runId: string, version: number, value: Json): Promise<boolean>;
+  del(runId: string): Promise<void>;
+  /** Whether the backing store answers now. */
+  healthy(): boolean;
+  close(): Promise<void>;
+}
+
+/** Cross-node fan-out (Redis pub/sub or in-process). At-most-once: subscribers catch up from Postgres. */
+export interface Bus {
+  publish(channel: string, message: Json): Promise<void>;
+  /** Returns an unsubscribe function. `onReconnect` is called after a lost connection comes back. */
+  subscribe(channel: string, onMessage: (message: Json) => void, onReconnect?: () => void): () => void;
+  healthy(): boolean;
+  close(): Promise<void>;
+}
+
+/** The one error type of the persistence layer. */
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  constructor(
+    readonly code: 'seq_conflict' | 'lease_held' | 'not_found' | 'version_conflict' | 'unavailable',
+    message: string,
+  ) {
+    super(message);
+  }
+}
