@@ -31,6 +31,8 @@ export interface PredictionRef {
   status: string;
   created_at: string;
   raw: unknown;
+  /** Set when the prediction already finished at submit (echo; Replicate with `Prefer: wait`). */
+  final?: PredictionState;
 }
 
 /** A provider's view of a prediction. `status` uses Replicate's words. */

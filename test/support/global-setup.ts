@@ -1,0 +1,2 @@
+// Placeholder until the persistence test support lands.
+export default function setup(): void {}
