@@ -1,0 +1,122 @@
+import type {
+  ApprovalRecord,
+  Capabilities,
+  CheckpointType,
+  DecisionAction,
+  HitlConfig,
+  ProcessedResponse,
+  RunError,
+  Step,
+  ValidationIssue,
+} from './schemas.ts';
+
+/** One entry of the run view's `step_history`. */
+export interface StepEntry {
+  step: Step;
+  status: string;
+  started_at: string;
+  ended_at: string | null;
+  approval_id?: string;
+  actor?: string;
+}
+
+export interface PredictionInfo {
+  id: string;
+  status: string;
+  created_at: string;
+  completed_at: string | null;
+}
+
+/** Everything the run knows; JSON-safe (no undefined, no Dates) so replay compares exactly. */
+export interface RunContext {
+  run_id: string;
+  config: HitlConfig;
+  user_id: string | null;
+  session_id: string | null;
+  provider: string;
+  tool_key: string;
+  original_input: Record<string, unknown>;
+  request: { prompt: string; attachments: string[]; model_config: Record<string, unknown> };
+  created_at: string;
+  paused: boolean;
+  capabilities: Capabilities | null;
+  confidence: number | null;
+  info_signals: Record<string, boolean> | null;
+  payload: Record<string, unknown> | null;
+  issues: ValidationIssue[];
+  changed_fields: number;
+  /** Submission attempts so far (the number logged with `prediction.submitting`). */
+  attempt: number;
+  /** Automatic retries since the last human decision. */
+  auto_retries: number;
+  retry_at: string | null;
+  prediction: PredictionInfo | null;
+  raw_response: unknown;
+  processed_response: ProcessedResponse | null;
+  final_result: unknown;
+  error: RunError | null;
+  /** Every approval of the run, oldest first; at most the last one is pending. */
+  approvals: ApprovalRecord[];
+  step_history: StepEntry[];
+  provider_ms: number;
+  ended_at: string | null;
+}
+
+/** The actions each checkpoint offers (SPEC §2.2); payload approve only without `error` issues. */
+export function actionsFor(checkpoint: CheckpointType, ctx: RunContext): DecisionAction[] {
+  switch (checkpoint) {
+    case 'information_review':
+      return ['approve', 'edit', 'reject'];
+    case 'payload_review':
+      return hasErrors(ctx.issues) ? ['edit', 'reject'] : ['approve', 'edit', 'reject'];
+    case 'error_recovery':
+      return ['edit', 'retry', 'reject'];
+    case 'response_review':
+      return ['approve', 'edit', 'retry', 'reject'];
+    default:
+      return ['approve', 'reject'];
+  }
+}
+
+export function hasErrors(issues: ValidationIssue[]): boolean {
+  return issues.some((i) => i.severity === 'error');
+}
+
+/** The pending approval, if any. */
+export function openApproval(ctx: RunContext): ApprovalRecord | null {
+  const last = ctx.approvals[ctx.approvals.length - 1];
+  return last && last.status === 'pending' ? last : null;
+}
+
+export function addSeconds(iso: string, seconds: number): string {
+  return new Date(Date.parse(iso) + seconds * 1000).toISOString();
+}
+
+export function addMs(iso: string, ms: number): string {
+  return new Date(Date.parse(iso) + ms).toISOString();
+}
+
+/** Close the current step entry with `status` and, when `next` is given, start a new one. */
+export function advanceHistory(
+  history: StepEntry[],
+  at: string,
+  status: string,
+  next: Step | null,
+  extra: { actor?: string } = {},
+): StepEntry[] {
+  const out = history.slice();
+  const last = out[out.length - 1];
+  if (last && last.ended_at === null) {
+    out[out.length - 1] = { ...last, status, ended_at: at, ...extra };
+  }
+  if (next) out.push({ step: next, status: 'running', started_at: at, ended_at: null });
+  return out;
+}
+
+/** Mark the current step entry as waiting for a human on `approvalId`. */
+export function awaitInHistory(history: StepEntry[], approvalId: string): StepEntry[] {
+  const out = history.slice();
+  const last = out[out.length - 1];
+  if (last) out[out.length - 1] = { ...last, status: 'awaiting_human', approval_id: approvalId };
+  return out;
+}
