@@ -33,5 +33,6 @@ export function persisted(snapshot: RunSnapshot): unknown {
 /** Rebuild a snapshot from its persisted JSON. */
 export function restore(json: unknown): RunSnapshot {
   // An actor that is never started restores the snapshot without running anything.
-  return createActor(runMachine, { snapshot: json as never }).getSnapshot();
+  // `input` is required by the machine's types but unused when a snapshot is given.
+  return createActor(runMachine, { snapshot: json as never, input: undefined }).getSnapshot();
 }

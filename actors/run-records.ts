@@ -1,0 +1,108 @@
+import { openApproval } from '../machines/run-context.ts';
+import type { RunEvent, RunCreated } from '../machines/run-events.ts';
+import { derivedFacts, describe } from '../machines/run-facts.ts';
+import { RUN_MACHINE_VERSION } from '../machines/run-machine.ts';
+import { persisted } from '../machines/run-replay.ts';
+import { currentStep, runStatus, type RunSnapshot } from '../machines/run-state.ts';
+import { approvalView, runView } from '../machines/run-view.ts';
+import type { ApprovalRow, EventRow, SnapshotEnvelope } from '../persistence/types.ts';
+import type { RunMessage } from './run-messages.ts';
+
+/** Pure translation of a transition into the rows the host stores and publishes. */
+
+export function envelopeOf(snapshot: RunSnapshot): SnapshotEnvelope {
+  return { machine_version: RUN_MACHINE_VERSION, snapshot: persisted(snapshot) };
+}
+
+/** The input row plus the derived fact rows of one transition, numbered from `seq`. */
+export function rowsFor(
+  prev: RunSnapshot | null,
+  next: RunSnapshot,
+  event: RunEvent | RunCreated,
+  seq: number,
+): EventRow[] {
+  const base = { run_id: next.context.run_id, step: currentStep(next), status: runStatus(next), created_at: event.at };
+  const rows: EventRow[] = [
+    {
+      ...base,
+      seq,
+      type: event.type,
+      actor: event.actor,
+      message: describe(event, next),
+      payload: event as unknown as Record<string, unknown>,
+      derived: false,
+    },
+  ];
+  if (prev && event.type !== 'run.created') {
+    for (const fact of derivedFacts(prev, next, event)) {
+      rows.push({ ...base, seq: seq + rows.length, type: fact.type, actor: 'system', message: fact.message, payload: fact.payload, derived: true });
+    }
+  }
+  return rows;
+}
+
+/** Approval rows whose content changed between two snapshots (all of them when `prev` is null). */
+export function changedApprovals(prev: RunSnapshot | null, next: RunSnapshot, createdBy: string): ApprovalRow[] {
+  const ctx = next.context;
+  const before = new Map((prev?.context.approvals ?? []).map((a) => [a.approval_id, JSON.stringify(a)]));
+  return ctx.approvals
+    .filter((a) => before.get(a.approval_id) !== JSON.stringify(a))
+    .map((a) => ({
+      approval_id: a.approval_id,
+      run_id: ctx.run_id,
+      status: a.status,
+      checkpoint_type: a.checkpoint_type,
+      user_id: ctx.user_id,
+      session_id: ctx.session_id,
+      created_by: createdBy,
+      created_at: a.created_at,
+      expires_at: a.expires_at,
+      approval: approvalView(ctx, a) as unknown as Record<string, unknown>,
+      envelope: null,
+      version: 0,
+    }));
+}
+
+/** The message subscribers get for a committed change. */
+export function messageFor(
+  node: string,
+  prev: RunSnapshot | null,
+  next: RunSnapshot,
+  rows: EventRow[],
+  createdBy: string,
+): RunMessage {
+  const ctx = next.context;
+  const prevOpen = prev ? openApproval(prev.context) : null;
+  const nextOpen = openApproval(ctx);
+  const opened = nextOpen && nextOpen.approval_id !== prevOpen?.approval_id ? [approvalView(ctx, nextOpen)] : [];
+  const resolved: RunMessage['resolved'] = [];
+  if (prevOpen && prevOpen.approval_id !== nextOpen?.approval_id) {
+    const closed = ctx.approvals.find((a) => a.approval_id === prevOpen.approval_id);
+    resolved.push({
+      approval_id: prevOpen.approval_id,
+      run_id: ctx.run_id,
+      action: closed?.decision?.action ?? 'cancelled',
+      actor: closed?.decision?.actor ?? 'system',
+    });
+  }
+  return {
+    kind: 'run',
+    node,
+    run_id: ctx.run_id,
+    user_id: ctx.user_id,
+    session_id: ctx.session_id,
+    created_by: createdBy,
+    status: runStatus(next),
+    current_step: currentStep(next),
+    seq: rows[rows.length - 1]?.seq ?? 0,
+    events: rows,
+    opened,
+    resolved,
+    reviewers: ctx.config.reviewers,
+  };
+}
+
+/** The view as stored with a commit (waiting times counted up to the event's time). */
+export function storedView(next: RunSnapshot, seq: number, at: string): Record<string, unknown> {
+  return runView(next, { seq, updated_at: at, now: at });
+}

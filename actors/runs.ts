@@ -1,0 +1,155 @@
+import { openApproval } from '../machines/run-context.ts';
+import type { RunCreated } from '../machines/run-events.ts';
+import { persisted, replay } from '../machines/run-replay.ts';
+import { progress } from '../machines/run-view.ts';
+import { currentStep } from '../machines/run-state.ts';
+import type { HitlConfig } from '../machines/schemas.ts';
+import type { EventRow, RunFilter } from '../persistence/types.ts';
+import { canonical } from './canonical.ts';
+import { HitlError } from './errors.ts';
+import { redact } from './redact.ts';
+import { type DecisionRequest, decisionEvent } from './run-decide.ts';
+import { createRunCore, type LoadedRun, type RunHostDeps } from './run-host.ts';
+import { createRunTimers, type TimerOptions } from './run-timers.ts';
+import { createRunWorker } from './run-worker.ts';
+
+export interface CreateRunRequest {
+  /** The validated RunInput (unknown fields kept). */
+  run_input: Record<string, unknown>;
+  config: HitlConfig;
+  user_id: string | null;
+  session_id: string | null;
+  /** `service:<key id>` of the caller. */
+  created_by: string;
+}
+
+export interface RunHostOptions extends RunHostDeps {
+  timers?: TimerOptions;
+  /** When set, predictions report completion to this URL (webhooks) instead of relying on polling. */
+  webhookUrl?: (runId: string) => string | undefined;
+}
+
+function strings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** The durable run host: create runs, apply decisions and controls, read, verify, recover. */
+export function createRunHost(opts: RunHostOptions) {
+  const core = createRunCore(opts);
+  const worker = createRunWorker(core, opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {});
+  const timers = createRunTimers(core, worker, opts.timers);
+  core.onCommit((runId, next, recovered) => worker.kick(runId, next, recovered));
+
+  async function createRun(req: CreateRunRequest): Promise<LoadedRun> {
+    const toolConfig = req.run_input.agent_tool_config;
+    const resolved = opts.providers.resolve(
+      typeof toolConfig === 'object' && toolConfig !== null ? (toolConfig as Record<string, unknown>) : undefined,
+    );
+    if (!resolved.provider.configured()) {
+      throw new HitlError('provider_not_configured', `Provider ${resolved.provider.name} is not configured on this server`);
+    }
+    const input = req.run_input;
+    const documentUrl = typeof input.document_url === 'string' && input.document_url ? [input.document_url] : [];
+    const created: RunCreated = {
+      type: 'run.created',
+      ...core.stamp(req.created_by),
+      run_id: core.newId(),
+      config: req.config,
+      user_id: req.user_id,
+      session_id: req.session_id,
+      provider: resolved.provider.name,
+      tool_key: resolved.tool_key,
+      original_input: redact(input),
+      request: {
+        prompt: typeof input.prompt === 'string' ? input.prompt : '',
+        attachments: [...documentUrl, ...strings(input.attachments)],
+        model_config: redact(resolved.model_config),
+      },
+    };
+    return core.create(created, req.created_by);
+  }
+
+  async function mustRead(runId: string): Promise<LoadedRun> {
+    const run = await core.read(runId);
+    if (!run) throw new HitlError('run_not_found', `Run ${runId} not found`);
+    return run;
+  }
+
+  /** Apply a decision on the run's open approval (HTTP, WebSocket and timeouts all come here). */
+  function decide(runId: string, req: DecisionRequest, actor: string): Promise<LoadedRun> {
+    return core.apply(runId, (run, stamp) => decisionEvent(run, req, stamp(actor), worker));
+  }
+
+  function control(runId: string, op: 'pause' | 'resume' | 'cancel', actor: string, reason?: string) {
+    const type = op === 'pause' ? 'run.paused' : op === 'resume' ? 'run.resumed' : 'run.cancelled';
+    return core.apply(runId, (_run, stamp) => ({ type, ...stamp(actor), ...(reason ? { reason } : {}) }) as never);
+  }
+
+  /** Replay the whole log through the machine and compare with the stored snapshot. */
+  async function verify(runId: string): Promise<{ run_id: string; seq: number; consistent: boolean }> {
+    const rec = await core.storeCall(() => opts.store.getRun(runId));
+    if (!rec) throw new HitlError('run_not_found', `Run ${runId} not found`);
+    const rows: EventRow[] = [];
+    for (let after = 0; ; ) {
+      const page = await core.storeCall(() => opts.store.listEvents(runId, after, 1000));
+      rows.push(...page);
+      if (page.length < 1000) break;
+      after = page[page.length - 1]?.seq ?? after;
+    }
+    let consistent = rows.length === rec.seq && rows.every((r, i) => r.seq === i + 1);
+    try {
+      const replayed = persisted(replay(rows));
+      consistent = consistent && canonical(replayed) === canonical(rec.envelope.snapshot);
+    } catch {
+      consistent = false;
+    }
+    return { run_id: runId, seq: rec.seq, consistent };
+  }
+
+  function status(run: LoadedRun) {
+    const view = core.viewOf(run);
+    const ctx = run.snapshot.context;
+    const open = openApproval(ctx);
+    return {
+      run_id: ctx.run_id,
+      status: view.status,
+      current_step: view.current_step,
+      created_at: ctx.created_at,
+      updated_at: run.updated_at,
+      expires_at: open?.expires_at ?? null,
+      pending_actions: open?.actions ?? [],
+      approval_id: open?.approval_id ?? null,
+      progress: progress(ctx, currentStep(run.snapshot)),
+    };
+  }
+
+  return {
+    createRun,
+    decide,
+    control,
+    verify,
+    status,
+    read: core.read,
+    mustRead,
+    view: core.viewOf,
+    subscribe: core.subscribe,
+    publish: core.publish,
+    onPredictionState: worker.onPredictionState,
+    listEvents: (runId: string, afterSeq: number, limit: number) =>
+      core.storeCall(() => opts.store.listEvents(runId, afterSeq, limit)),
+    listRuns: (filter: RunFilter, limit: number, cursor: string | null) =>
+      core.storeCall(() => opts.store.listRuns(filter, limit, cursor)),
+    liveCount: core.liveCount,
+    core,
+    timers,
+    start(): void {
+      timers.start();
+    },
+    async stop(graceMs = 10_000): Promise<void> {
+      timers.stop();
+      await worker.drain(graceMs);
+    },
+  };
+}
+
+export type RunHost = ReturnType<typeof createRunHost>;
