@@ -4,7 +4,7 @@ import { persisted, replay } from '../machines/run-replay.ts';
 import { progress } from '../machines/run-view.ts';
 import { currentStep } from '../machines/run-state.ts';
 import type { HitlConfig } from '../machines/schemas.ts';
-import type { EventRow, RunFilter } from '../persistence/types.ts';
+import type { EventRow, IdempotencyRecord, RunFilter } from '../persistence/types.ts';
 import { canonical } from './canonical.ts';
 import { HitlError } from './errors.ts';
 import { redact } from './redact.ts';
@@ -139,6 +139,25 @@ export function createRunHost(opts: RunHostOptions) {
       core.storeCall(() => opts.store.listEvents(runId, afterSeq, limit)),
     listRuns: (filter: RunFilter, limit: number, cursor: string | null) =>
       core.storeCall(() => opts.store.listRuns(filter, limit, cursor)),
+    listPendingApprovals: (
+      filter: Parameters<RunHostDeps['store']['listPendingApprovals']>[0],
+      limit: number,
+      cursor: string | null,
+    ) => core.storeCall(() => opts.store.listPendingApprovals(filter, limit, cursor)),
+    idempotency: {
+      get: (keyId: string, key: string) => core.storeCall(() => opts.store.getIdempotency(keyId, key)),
+      put: (rec: IdempotencyRecord) => core.storeCall(() => opts.store.putIdempotency(rec)),
+    },
+    /** Webhook de-duplication: true the first time an id is seen. */
+    rememberWebhook: (id: string) => core.storeCall(() => opts.store.rememberWebhook(id)),
+    /** Readiness: Postgres answers (throws `unavailable` otherwise); cache and fan-out health. */
+    async health(): Promise<{ postgres: boolean; cache: boolean; bus: boolean }> {
+      const postgres = await opts.store.ping().then(
+        () => true,
+        () => false,
+      );
+      return { postgres, cache: opts.cache.healthy(), bus: opts.bus.healthy() };
+    },
     liveCount: core.liveCount,
     core,
     timers,

@@ -1,0 +1,63 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { verify } from 'hono/jwt';
+
+/** Who is calling: a service (API key) or a reviewer (JWT). */
+export type Principal =
+  | { kind: 'service'; keyId: string; actor: string }
+  | { kind: 'reviewer'; sub: string; roles: string[]; actor: string };
+
+interface ReviewersLike {
+  reviewers: { user_ids: string[]; roles: string[] };
+}
+
+/** `service:<id>`: the first 8 hex characters of the key's SHA-256 (SPEC §7). */
+export function keyId(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 8);
+}
+
+/** Verifies bearer tokens against the configured service keys and the reviewer JWT secret. */
+export function createAuth(opts: { apiKeys: string[]; jwtSecret?: string | undefined }) {
+  const keys = opts.apiKeys.map((k) => ({ digest: createHash('sha256').update(k).digest(), id: keyId(k) }));
+
+  async function authenticate(token: string | undefined | null): Promise<Principal | null> {
+    if (!token) return null;
+    const digest = createHash('sha256').update(token).digest();
+    for (const k of keys) {
+      if (timingSafeEqual(digest, k.digest)) return { kind: 'service', keyId: k.id, actor: `service:${k.id}` };
+    }
+    if (!opts.jwtSecret || token.split('.').length !== 3) return null;
+    try {
+      const claims = await verify(token, opts.jwtSecret, 'HS256');
+      const { sub, roles, exp } = claims as { sub?: unknown; roles?: unknown; exp?: unknown };
+      if (typeof sub !== 'string' || !sub || typeof exp !== 'number') return null;
+      if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) return null;
+      return { kind: 'reviewer', sub, roles, actor: `user:${sub}` };
+    } catch {
+      return null;
+    }
+  }
+
+  return { authenticate };
+}
+
+export type Auth = ReturnType<typeof createAuth>;
+
+/** `Authorization: Bearer <token>` → token. */
+export function bearer(header: string | undefined | null): string | null {
+  const m = header?.match(/^Bearer\s+(.+)$/i);
+  return m?.[1]?.trim() ?? null;
+}
+
+/** May this principal decide an approval with these reviewers? (SPEC §7) */
+export function canDecide(p: Principal, approval: ReviewersLike): boolean {
+  if (p.kind === 'service') return true;
+  if (p.roles.includes('admin')) return true;
+  if (approval.reviewers.user_ids.includes(p.sub)) return true;
+  return p.roles.some((r) => approval.reviewers.roles.includes(r));
+}
+
+/** May this principal read a run (its user, or someone who may decide its approvals)? */
+export function canRead(p: Principal, run: { user_id: string | null } & ReviewersLike): boolean {
+  if (p.kind === 'service') return true;
+  return run.user_id === p.sub || canDecide(p, run);
+}
