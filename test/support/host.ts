@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { createApprovalService } from '../../actors/approvals.ts';
+import { createEchoProvider } from '../../actors/providers/echo.ts';
+import { createProviderRegistry } from '../../actors/providers/registry.ts';
+import { createReplicateProvider } from '../../actors/providers/replicate.ts';
+import type { Provider } from '../../actors/providers/types.ts';
+import { createRunHost, type RunHost, type RunHostOptions } from '../../actors/runs.ts';
+import { effectiveConfig, type HitlConfigInput } from '../../machines/schemas.ts';
+import { createMemoryBus, createMemoryCache } from '../../persistence/memory.ts';
+import { createPostgresStore } from '../../persistence/postgres.ts';
+import type { Bus, SnapshotCache } from '../../persistence/types.ts';
+import type { TestDatabase } from './db.ts';
+
+/** A run host on a test database: real Postgres store, memory or given cache/bus, echo (+ fake Replicate). */
+export function testHost(
+  db: TestDatabase,
+  opts: {
+    cache?: SnapshotCache;
+    bus?: Bus;
+    replicateUrl?: string;
+    node?: string;
+    extra?: Partial<RunHostOptions>;
+  } = {},
+) {
+  const providers: Provider[] = [createEchoProvider()];
+  if (opts.replicateUrl) providers.push(createReplicateProvider({ token: 'test-token', baseUrl: opts.replicateUrl }));
+  const host = createRunHost({
+    store: createPostgresStore(db.sql),
+    cache: opts.cache ?? createMemoryCache({ maxEntries: 10_000 }),
+    bus: opts.bus ?? createMemoryBus(),
+    providers: createProviderRegistry(providers),
+    node: opts.node ?? `test-${randomUUID().slice(0, 8)}`,
+    leaseMs: 2000,
+    timers: { tickMs: 30, recoveryMs: 200, pollMs: 30 },
+    ...opts.extra,
+  });
+  const approvals = createApprovalService(host);
+  return { host, approvals };
+}
+
+/** Create an echo run (or a Replicate one when `model` is given) for user u1. */
+export function createRun(
+  host: RunHost,
+  config: HitlConfigInput = {},
+  input: Record<string, unknown> = {},
+) {
+  return host.createRun({
+    run_input: { prompt: 'a red fox in the snow', agent_tool_config: { 'echo-agent-tool': {} }, ...input },
+    config: effectiveConfig(config, 'u1'),
+    user_id: 'u1',
+    session_id: 's1',
+    created_by: 'service:test0000',
+  });
+}
+
+/** Poll the run until `pred` holds for its view (bounded). */
+export async function waitForView(
+  host: RunHost,
+  runId: string,
+  pred: (view: Record<string, unknown>) => boolean,
+  timeoutMs = 10_000,
+): Promise<Record<string, unknown>> {
+  const end = Date.now() + timeoutMs;
+  let last: Record<string, unknown> = {};
+  while (Date.now() < end) {
+    const run = await host.read(runId);
+    if (run) {
+      last = host.view(run);
+      if (pred(last)) return last;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out; last view: status=${String(last.status)} step=${String(last.current_step)}`);
+}
+
+export const isStatus = (s: string) => (v: Record<string, unknown>) => v.status === s;
