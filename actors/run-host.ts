@@ -6,7 +6,14 @@ import { restore, startRun, step } from '../machines/run-replay.ts';
 import { currentStep, refusal, runStatus, type RunSnapshot } from '../machines/run-state.ts';
 import { runView } from '../machines/run-view.ts';
 import { timersFor, workFor } from '../machines/run-work.ts';
-import { type Bus, type Json, type RunStore, type SnapshotCache, StoreError } from '../persistence/types.ts';
+import {
+  type Bus,
+  type Json,
+  type RunStore,
+  type SnapshotCache,
+  type SnapshotEnvelope,
+  StoreError,
+} from '../persistence/types.ts';
 import { HitlError } from './errors.ts';
 import type { ProviderRegistry } from './providers/registry.ts';
 import { createLru } from './lru.ts';
@@ -152,8 +159,8 @@ export function createRunCore(deps: RunHostDeps) {
     });
   }
 
-  async function cacheAfterCommit(runId: string, run: LoadedRun): Promise<void> {
-    const value = { envelope: envelopeOf(run.snapshot), updated_at: run.updated_at, created_by: run.created_by };
+  async function cacheAfterCommit(runId: string, run: LoadedRun, envelope: SnapshotEnvelope): Promise<void> {
+    const value = { envelope, updated_at: run.updated_at, created_by: run.created_by };
     const stored = await deps.cache.set(runId, run.seq, value as unknown as Json).catch(() => false);
     // A failed write must not leave an older entry readable after the acknowledgement.
     if (!stored) await deps.cache.del(runId).catch(() => {});
@@ -163,6 +170,7 @@ export function createRunCore(deps: RunHostDeps) {
   async function create(input: RunCreated, createdBy: string): Promise<LoadedRun> {
     const snapshot = startRun(input);
     const rows = rowsFor(null, snapshot, input, 1);
+    const envelope = envelopeOf(snapshot);
     await storeCall(() =>
       deps.store.createRun({
         record: {
@@ -173,7 +181,7 @@ export function createRunCore(deps: RunHostDeps) {
           user_id: input.user_id,
           session_id: input.session_id,
           created_by: createdBy,
-          envelope: envelopeOf(snapshot),
+          envelope,
           view: storedView(snapshot, 1, input.at),
           created_at: input.at,
           updated_at: input.at,
@@ -188,7 +196,7 @@ export function createRunCore(deps: RunHostDeps) {
     );
     const run: LoadedRun = { seq: 1, snapshot, updated_at: input.at, created_by: createdBy };
     live.set(input.run_id, run);
-    await cacheAfterCommit(input.run_id, run);
+    await cacheAfterCommit(input.run_id, run, envelope);
     await publish(messageFor(deps.node, null, snapshot, rows, createdBy));
     afterCommit(input.run_id, snapshot, false);
     return run;
@@ -212,6 +220,7 @@ export function createRunCore(deps: RunHostDeps) {
         const next = step(cur.snapshot, event);
         const rows = rowsFor(cur.snapshot, next, event, cur.seq + 1);
         const seq = cur.seq + rows.length;
+        const envelope = envelopeOf(next);
         try {
           await deps.cache.del(runId).catch(() => {});
           await storeCall(() =>
@@ -219,7 +228,7 @@ export function createRunCore(deps: RunHostDeps) {
               run_id: runId,
               expected_seq: cur.seq,
               events: rows,
-              envelope: envelopeOf(next),
+              envelope,
               view: storedView(next, seq, event.at),
               status: runStatus(next),
               current_step: currentStep(next),
@@ -245,7 +254,7 @@ export function createRunCore(deps: RunHostDeps) {
         deps.fault?.('after_commit');
         const run: LoadedRun = { seq, snapshot: next, updated_at: event.at, created_by: cur.created_by };
         live.set(runId, run);
-        await cacheAfterCommit(runId, run);
+        await cacheAfterCommit(runId, run, envelope);
         await publish(messageFor(deps.node, cur.snapshot, next, rows, cur.created_by));
         afterCommit(runId, next, event.type === 'run.recovered');
         return run;
