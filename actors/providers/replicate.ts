@@ -1,0 +1,197 @@
+import type Replicate from 'replicate';
+import { z } from 'zod';
+import type { Capabilities } from '../../machines/schemas.ts';
+import { processOutput } from './output.ts';
+import { type FetchLike, type HttpPolicy, withReplicate } from './replicate-http.ts';
+import { operationTypeOf } from './replicate-operation.ts';
+import { buildReplicatePayload } from './replicate-payload.ts';
+import { isFinal, toPredictionState } from './replicate-prediction.ts';
+import {
+  parseModelConfig,
+  promptFieldOf,
+  type SchemaInfo,
+  schemaFromExample,
+  schemaFromOpenApi,
+} from './replicate-schema.ts';
+import { validateReplicatePayload } from './replicate-validate.ts';
+import { type PredictionRef, type PredictionState, type Provider, ProviderError } from './types.ts';
+
+/** Options of the Replicate provider; `token` empty or absent means not configured. */
+export interface ReplicateProviderOptions {
+  token?: string | null;
+  /** Default `https://api.replicate.com/v1`; tests point it at a local fake. */
+  baseUrl?: string;
+  fetch?: FetchLike;
+  /** Per request; a create without an answer by then has an unknown outcome. Default 10 s. */
+  submitTimeoutMs?: number;
+  /** Extra attempts of a GET (poll, model lookups) after 429/5xx/network errors. Default 2. */
+  pollMaxRetries?: number;
+}
+
+const ModelJson = z.looseObject({
+  latest_version: z.looseObject({ id: z.string(), openapi_schema: z.unknown().optional() }).nullish(),
+});
+const VersionJson = z.looseObject({ openapi_schema: z.unknown().optional() });
+const PREDICTION_ID = /^[\w-]+$/;
+const SCHEMA_CACHE_MAX = 200;
+
+/** Ids go into URL paths: anything but Replicate's id alphabet is refused before a request. */
+function checkId(predictionId: string): void {
+  if (!PREDICTION_ID.test(predictionId)) throw new ProviderError('provider_error', 'Malformed prediction id');
+}
+
+/** A 2xx on create means a prediction exists: an unreadable answer leaves its outcome unknown. */
+function createdState(json: unknown): PredictionState {
+  try {
+    return toPredictionState(json);
+  } catch {
+    throw new ProviderError('outcome_unknown', 'Replicate created a prediction but its answer is unreadable');
+  }
+}
+
+/** The Replicate provider of SPEC §5, on the official `replicate` client. */
+export function createReplicateProvider(opts: ReplicateProviderOptions = {}): Provider {
+  const token = opts.token ?? '';
+  const policy: HttpPolicy = {
+    token,
+    baseUrl: opts.baseUrl ?? 'https://api.replicate.com/v1',
+    fetch: opts.fetch ?? globalThis.fetch,
+    timeoutMs: opts.submitTimeoutMs ?? 10_000,
+    getRetries: opts.pollMaxRetries ?? 2,
+    maxSleepMs: 5_000,
+  };
+  // One openapi fetch per model version for the provider's lifetime (versions are immutable).
+  const schemaCache = new Map<string, { info: SchemaInfo; version: string | null }>();
+
+  async function call<T>(op: (client: Replicate) => Promise<T>): Promise<T> {
+    if (!token) throw new ProviderError('provider_error', 'REPLICATE_API_TOKEN is not configured');
+    return withReplicate(policy, op);
+  }
+
+  function split(model: string): [string, string] {
+    const [owner = '', name = ''] = model.split('/');
+    return [owner, name];
+  }
+
+  async function latestVersion(model: string): Promise<{ id: string; openapi: unknown } | null> {
+    const latest = ModelJson.safeParse(await call((c) => c.models.get(...split(model)))).data?.latest_version;
+    return latest ? { id: latest.id, openapi: latest.openapi_schema ?? null } : null;
+  }
+
+  async function knownVersion(model: string, id: string): Promise<{ id: string; openapi: unknown }> {
+    const json = await call((c) => c.models.versions.get(...split(model), id));
+    return { id, openapi: VersionJson.parse(json).openapi_schema ?? null };
+  }
+
+  /**
+   * The openapi-derived schema, or null when it cannot be had: capabilities then report no schema,
+   * confidence drops and a human looks, rather than the run failing on a lookup.
+   */
+  async function fetchSchema(model: string, version: string | null) {
+    const key = `${model}:${version ?? 'latest'}`;
+    const cached = schemaCache.get(key);
+    if (cached) return cached;
+    const found = await (version ? knownVersion(model, version) : latestVersion(model)).catch(() => null);
+    const info = found ? schemaFromOpenApi(found.openapi) : null;
+    if (!found || !info) return null;
+    const entry = { info, version: found.id };
+    if (schemaCache.size >= SCHEMA_CACHE_MAX) schemaCache.delete(schemaCache.keys().next().value ?? '');
+    schemaCache.set(key, entry);
+    return entry;
+  }
+
+  async function describe(config: Record<string, unknown>): Promise<Capabilities> {
+    const parsed = parseModelConfig(config);
+    let info = parsed.example ? schemaFromExample(parsed.example) : schemaFromOpenApi(parsed.openapi);
+    let version = parsed.version;
+    if (!info && token && parsed.model) {
+      const fetched = await fetchSchema(parsed.model, parsed.version);
+      info = fetched?.info ?? null;
+      // Pin the version whose schema was reviewed, so the reviewed model is the one that runs.
+      version = version ?? fetched?.version ?? null;
+    }
+    const schema = info?.schema ?? null;
+    const types = info?.types ?? {};
+    return {
+      provider: 'replicate',
+      model: parsed.model,
+      version,
+      schema,
+      required: info?.required ?? [],
+      types,
+      operation_type: operationTypeOf(schema, types, parsed.model, parsed.description),
+      estimated_cost: parsed.cost,
+    };
+  }
+
+  return {
+    name: 'replicate',
+    tools: ['replicate-agent-tool'],
+    operations: [
+      'capabilities',
+      'build_payload',
+      'validate_payload',
+      'submit',
+      'poll',
+      'cancel',
+      'process_output',
+    ],
+    configured: () => token.length > 0,
+
+    async capabilities(req) {
+      const caps = await describe(req.model_config);
+      const built = buildReplicatePayload(req, caps);
+      const signals = {
+        model_identified: caps.model !== null,
+        schema_present: caps.schema !== null && Object.keys(caps.schema).length > 0,
+        prompt_placed: caps.schema !== null && promptFieldOf(caps.schema, caps.types) !== null,
+        attachments_placed: !built.issues.some((i) => i.field.startsWith('attachments[')),
+      };
+      const confidence = Object.values(signals).filter(Boolean).length / 4;
+      return { capabilities: caps, confidence, signals };
+    },
+
+    buildPayload: buildReplicatePayload,
+    validatePayload: validateReplicatePayload,
+
+    async submit(caps, payload, submitOpts) {
+      const webhook = submitOpts?.webhook
+        ? { webhook: submitOpts.webhook, webhook_events_filter: ['completed' as const] }
+        : {};
+      let version = caps.version;
+      if (!version) {
+        if (!caps.model) throw new ProviderError('provider_error', 'Neither a model nor a version is known');
+        version = (await latestVersion(caps.model))?.id ?? null;
+      }
+      const model = caps.model ?? '';
+      const created = await call((c) =>
+        version
+          ? c.predictions.create({ version, input: payload, ...webhook })
+          : c.predictions.create({ model, input: payload, ...webhook }),
+      );
+      const state = createdState(created);
+      const createdAt =
+        typeof created.created_at === 'string' ? created.created_at : new Date().toISOString();
+      const ref: PredictionRef = {
+        id: state.id,
+        status: state.status,
+        created_at: createdAt,
+        raw: state.raw,
+      };
+      return isFinal(state.status) ? { ...ref, final: state } : ref;
+    },
+
+    async poll(predictionId) {
+      checkId(predictionId);
+      return toPredictionState(await call((c) => c.predictions.get(predictionId)));
+    },
+
+    async cancel(predictionId) {
+      checkId(predictionId);
+      await call((c) => c.predictions.cancel(predictionId));
+    },
+
+    processOutput,
+    estimateCost: (req) => parseModelConfig(req.model_config).cost,
+  };
+}
