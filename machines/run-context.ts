@@ -62,7 +62,10 @@ export interface RunContext {
   ended_at: string | null;
 }
 
-/** The actions each checkpoint offers (SPEC §2.2); payload approve only without `error` issues. */
+/**
+ * The actions each checkpoint offers (SPEC §2.2). Actions that would send the payload as it is
+ * (payload approve, error_recovery retry) are offered only without `error` issues.
+ */
 export function actionsFor(checkpoint: CheckpointType, ctx: RunContext): DecisionAction[] {
   switch (checkpoint) {
     case 'information_review':
@@ -70,7 +73,7 @@ export function actionsFor(checkpoint: CheckpointType, ctx: RunContext): Decisio
     case 'payload_review':
       return hasErrors(ctx.issues) ? ['edit', 'reject'] : ['approve', 'edit', 'reject'];
     case 'error_recovery':
-      return ['edit', 'retry', 'reject'];
+      return hasErrors(ctx.issues) ? ['edit', 'reject'] : ['edit', 'retry', 'reject'];
     case 'response_review':
       return ['approve', 'edit', 'retry', 'reject'];
     default:

@@ -48,11 +48,15 @@ export function editsProblem(checkpoint: CheckpointType, event: DecisionEvent): 
       return null;
     }
     if (checkpoint === 'payload_review' || checkpoint === 'error_recovery') {
+      const extra = Object.keys(edits).filter((k) => k !== 'payload');
+      if (extra.length > 0) return `${checkpoint} edits take only payload, not ${extra.join(', ')}`;
       if (!isObject(edits.payload)) return '`edits.payload` must be an object';
       if (!event.built) return 'the edited payload could not be validated';
       return null;
     }
     if (checkpoint === 'response_review') {
+      const extra = Object.keys(edits).filter((k) => k !== 'response');
+      if (extra.length > 0) return `response_review edits take only response, not ${extra.join(', ')}`;
       return 'response' in edits && edits.response !== undefined ? null : 'edit needs `edits.response`';
     }
   }

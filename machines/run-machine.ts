@@ -377,7 +377,11 @@ export const runMachine = setup({
           on: {
             'review.approve': { guard: 'decisionValid', target: '#run.completed', actions: ['decide', 'finishWithOutput'] },
             'review.edit': { guard: 'decisionValid', target: '#run.completed', actions: ['decide', 'finishWithEdit'] },
-            'review.retry': { guard: 'decisionValid', target: '#run.api_call', actions: ['decide', 'applyBuilt'] },
+            'review.retry': {
+              guard: 'decisionValid',
+              target: '#run.api_call',
+              actions: ['decide', 'applyBuilt', 'afterHumanRetry'],
+            },
             'review.reject': { guard: 'decisionValid', target: '#run.cancelled', actions: ['decide', 'rejectRun'] },
             'approval.expired': { guard: 'answersOpenApproval', target: '#run.expired', actions: 'expireRun' },
           },

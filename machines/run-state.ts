@@ -70,6 +70,9 @@ export function refusal(snapshot: RunSnapshot, event: RunEvent): { code: Refusal
   if (event.type === 'run.resumed' && !ctx.paused) {
     return { code: 'invalid_transition', message: 'Cannot resume: the run is not paused' };
   }
+  // `run.recovered` only marks the log (a node took the run over): accepted in every live state,
+  // though `snapshot.can()` says false for a transition with neither target nor actions.
+  if (event.type === 'run.recovered') return null;
   if (!snapshot.can(event)) {
     return { code: 'invalid_transition', message: `${event.type} does not apply at ${stepOf(ctx)}` };
   }
