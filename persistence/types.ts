@@ -133,7 +133,10 @@ export interface IdempotencyRecord {
   created_at: string;
 }
 
-/** The record. Throws `StoreError` with code `seq_conflict`, `lease_held`, `not_found` or `unavailable`. */
+/**
+ * The record. Throws `StoreError` with code `seq_conflict`, `lease_held`, `not_found`, `version_conflict`,
+ * `invalid_cursor` or `unavailable`.
+ */
 export interface RunStore {
   createRun(run: NewRun): Promise<void>;
   commit(change: CommitInput): Promise<void>;
@@ -147,7 +150,12 @@ export interface RunStore {
 
   getApproval(approvalId: string): Promise<ApprovalRow | null>;
   listPendingApprovals(
-    filter: { user_id?: string; session_id?: string; run_id?: string; reviewer?: { sub: string; roles: string[] } },
+    filter: {
+      user_id?: string;
+      session_id?: string;
+      run_id?: string;
+      reviewer?: { sub: string; roles: string[] };
+    },
     limit: number,
     cursor: string | null,
   ): Promise<Page<ApprovalRow>>;
@@ -195,7 +203,14 @@ export interface Bus {
 export class StoreError extends Error {
   override readonly name = 'StoreError';
   constructor(
-    readonly code: 'seq_conflict' | 'lease_held' | 'not_found' | 'version_conflict' | 'unavailable',
+    readonly code:
+      | 'seq_conflict'
+      | 'lease_held'
+      | 'not_found'
+      | 'version_conflict'
+      | 'unavailable'
+      /** A list `cursor` that this store did not issue. */
+      | 'invalid_cursor',
     message: string,
   ) {
     super(message);

@@ -1,0 +1,214 @@
+import type { Fragment, Sql, TransactionSql } from 'postgres';
+import { upsertApprovals } from './postgres-approvals.ts';
+import { guard, sqlState } from './postgres-errors.ts';
+import { reviewerMayDecide } from './postgres-reviewers.ts';
+import type { EventDbRow, RunDbRow } from './postgres-rows.ts';
+import { decodeCursor, isUuid, jsonb, toEventRow, toPage, toRunRecord } from './postgres-rows.ts';
+import { syncTimers } from './postgres-timers.ts';
+import type { CommitInput, EventRow, RunFilter, RunStore } from './types.ts';
+import { StoreError } from './types.ts';
+
+const RUN_COLUMNS = (sql: Sql) => sql`
+  r.run_id, r.seq, r.status, r.current_step, r.user_id, r.session_id, r.created_by, r.envelope, r.view,
+  r.created_at, r.updated_at, r.owner, r.lease_until
+`;
+
+/** `now() + ms` as SQL: leases are measured on the database clock, the one all nodes share. */
+const leaseEnd = (tx: Sql | TransactionSql, ms: number) =>
+  tx`now() + ${ms}::double precision * interval '1 millisecond'`;
+
+async function insertEvents(tx: TransactionSql, events: EventRow[]): Promise<void> {
+  if (events.length === 0) return;
+  const rows = events.map((e) => ({
+    run_id: e.run_id,
+    seq: e.seq,
+    type: e.type,
+    step: e.step,
+    status: e.status,
+    actor: e.actor,
+    message: e.message,
+    payload: jsonb(tx, e.payload),
+    derived: e.derived,
+    created_at: e.created_at,
+  }));
+  await tx`insert into run_events ${tx(rows)}`;
+}
+
+function checkNumbering(runId: string, firstSeq: number, events: EventRow[]): void {
+  events.forEach((e, i) => {
+    if (e.run_id !== runId || e.seq !== firstSeq + i) {
+      throw new Error(`event ${i} must have run_id ${runId} and seq ${firstSeq + i}`);
+    }
+  });
+}
+
+/** Explains a commit whose guarded UPDATE matched no row. */
+async function whyRefused(tx: TransactionSql, change: CommitInput): Promise<StoreError> {
+  const [row] = await tx<{ seq: number; owner: string | null; lease_until: Date | null }[]>`
+    select seq, owner, lease_until from runs where run_id = ${change.run_id}
+  `;
+  if (row === undefined) return new StoreError('not_found', `run ${change.run_id} not found`);
+  if (row.seq !== change.expected_seq) {
+    return new StoreError(
+      'seq_conflict',
+      `run ${change.run_id} is at seq ${row.seq}, the change was computed from ${change.expected_seq}`,
+    );
+  }
+  const until = row.lease_until?.toISOString() ?? 'unknown';
+  return new StoreError('lease_held', `run ${change.run_id} is leased by ${row.owner} until ${until}`);
+}
+
+/** A duplicate key while writing a run means another writer got there first. */
+function asSeqConflict(err: unknown, runId: string): unknown {
+  return sqlState(err) === '23505'
+    ? new StoreError('seq_conflict', `run ${runId} was written concurrently`)
+    : err;
+}
+
+function runConditions(sql: Sql, filter: RunFilter): Fragment {
+  const conds: Fragment[] = [sql`true`];
+  if (filter.user_id !== undefined) conds.push(sql`r.user_id = ${filter.user_id}`);
+  if (filter.session_id !== undefined) conds.push(sql`r.session_id = ${filter.session_id}`);
+  if (filter.statuses !== undefined) conds.push(sql`r.status = any(${filter.statuses}::text[])`);
+  const reader = filter.readable_by;
+  if (reader !== undefined && !reader.roles.includes('admin')) {
+    // Readers are the run's end user and whoever may decide one of its approvals (any status,
+    // so a reviewer keeps access to a run after answering it).
+    conds.push(sql`(r.user_id = ${reader.sub} or exists (
+      select 1 from approvals a
+       where a.run_id = r.run_id and a.envelope is null and ${reviewerMayDecide(sql, reader)}))`);
+  }
+  return conds.reduce((acc, c) => sql`${acc} and ${c}`);
+}
+
+/** The run half of `RunStore`. */
+export function createRunOps(
+  sql: Sql,
+): Pick<
+  RunStore,
+  'createRun' | 'commit' | 'getRun' | 'listEvents' | 'listRuns' | 'expiredLeases' | 'renewLeases'
+> {
+  return {
+    createRun: (run) =>
+      guard('createRun', async () => {
+        const r = run.record;
+        checkNumbering(r.run_id, 1, run.events);
+        if (r.seq !== run.events.length) throw new Error(`record.seq must be ${run.events.length}`);
+        await sql
+          .begin(async (tx) => {
+            await tx`
+              insert into runs (run_id, seq, status, current_step, user_id, session_id, created_by,
+                                envelope, view, work_pending, owner, lease_until, created_at, updated_at)
+              values (${r.run_id}, ${r.seq}, ${r.status}, ${r.current_step}, ${r.user_id ?? null},
+                      ${r.session_id ?? null}, ${r.created_by}, ${jsonb(tx, r.envelope)}, ${jsonb(tx, r.view)},
+                      ${run.work_pending}, ${run.owner}, ${leaseEnd(tx, run.lease_ms)},
+                      ${r.created_at}, ${r.updated_at})
+            `;
+            await insertEvents(tx, run.events);
+            await syncTimers(tx, r.run_id, r.run_id, run.timers);
+            await upsertApprovals(tx, run.approvals);
+          })
+          .catch((err: unknown) => {
+            throw asSeqConflict(err, r.run_id);
+          });
+      }),
+
+    commit: (change) =>
+      guard('commit', async () => {
+        if (!isUuid(change.run_id)) throw new StoreError('not_found', `run ${change.run_id} not found`);
+        checkNumbering(change.run_id, change.expected_seq + 1, change.events);
+        const lease = change.require_lease_expired
+          ? sql`and (lease_until is null or lease_until < now() or owner = ${change.owner})`
+          : sql``;
+        await sql
+          .begin(async (tx) => {
+            // The row lock taken here serialises racing commits; the loser re-reads seq and misses.
+            const updated = await tx`
+              update runs
+                 set seq = ${change.expected_seq + change.events.length},
+                     status = ${change.status},
+                     current_step = ${change.current_step},
+                     envelope = ${jsonb(tx, change.envelope)},
+                     view = ${jsonb(tx, change.view)},
+                     work_pending = ${change.work_pending},
+                     owner = ${change.owner},
+                     lease_until = ${leaseEnd(tx, change.lease_ms)},
+                     updated_at = ${change.updated_at}
+               where run_id = ${change.run_id} and seq = ${change.expected_seq} ${lease}
+              returning run_id
+            `;
+            if (updated.length === 0) throw await whyRefused(tx, change);
+            await insertEvents(tx, change.events);
+            await syncTimers(tx, change.run_id, change.run_id, change.timers);
+            await upsertApprovals(tx, change.approvals);
+          })
+          .catch((err: unknown) => {
+            throw asSeqConflict(err, change.run_id);
+          });
+      }),
+
+    getRun: (runId) =>
+      guard('getRun', async () => {
+        if (!isUuid(runId)) return null;
+        const [row] = await sql<RunDbRow[]>`select ${RUN_COLUMNS(sql)} from runs r where r.run_id = ${runId}`;
+        return row === undefined ? null : toRunRecord(row);
+      }),
+
+    listEvents: (runId, afterSeq, limit) =>
+      guard('listEvents', async () => {
+        if (!isUuid(runId)) return [];
+        const rows = await sql<EventDbRow[]>`
+          select run_id, seq, type, step, status, actor, message, payload, derived, created_at
+            from run_events
+           where run_id = ${runId} and seq > ${afterSeq}
+           order by seq
+           limit ${limit}
+        `;
+        return rows.map(toEventRow);
+      }),
+
+    listRuns: (filter, limit, cursor) =>
+      guard('listRuns', async () => {
+        const where = runConditions(sql, filter);
+        const after = cursor === null ? null : decodeCursor(cursor);
+        const keyset =
+          after === null
+            ? sql``
+            : sql`and (r.created_at, r.run_id) < (${after.created_at}::timestamptz, ${after.id}::uuid)`;
+        const [counted, rows] = await Promise.all([
+          sql<{ total: number }[]>`select count(*)::int as total from runs r where ${where}`,
+          sql<RunDbRow[]>`
+            select ${RUN_COLUMNS(sql)} from runs r
+             where ${where} ${keyset}
+             order by r.created_at desc, r.run_id desc
+             limit ${limit + 1}
+          `,
+        ]);
+        return toPage(rows, limit, counted[0]?.total ?? 0, toRunRecord, (r) => ({
+          created_at: r.created_at.toISOString(),
+          id: r.run_id,
+        }));
+      }),
+
+    expiredLeases: (limit) =>
+      guard('expiredLeases', async () => {
+        const rows = await sql<{ run_id: string }[]>`
+          select run_id from runs
+           where work_pending and (lease_until < now() or lease_until is null)
+           order by lease_until nulls first
+           limit ${limit}
+        `;
+        return rows.map((r) => r.run_id);
+      }),
+
+    renewLeases: (owner, runIds, leaseMs) =>
+      guard('renewLeases', async () => {
+        const ids = runIds.filter(isUuid);
+        if (ids.length === 0) return;
+        await sql`
+          update runs set lease_until = ${leaseEnd(sql, leaseMs)}
+           where run_id = any(${ids}::uuid[]) and owner = ${owner}
+        `;
+      }),
+  };
+}

@@ -1,0 +1,43 @@
+import type { Sql } from 'postgres';
+import postgres from 'postgres';
+import { createApprovalOps } from './postgres-approvals.ts';
+import { guard } from './postgres-errors.ts';
+import { createKeyOps } from './postgres-keys.ts';
+import { createRunOps } from './postgres-runs.ts';
+import { createTimerOps } from './postgres-timers.ts';
+import type { RunStore } from './types.ts';
+
+/** Options for `connectPostgres`; anything else uses postgres.js defaults. */
+export interface ConnectOptions {
+  /** Pool size (default 10; `migrate` needs at least 2). */
+  max?: number;
+  /** Seconds to wait for a connection before failing with `unavailable` (default 5). */
+  connectTimeout?: number;
+}
+
+/** A postgres.js pool with the settings the store expects (quiet notices, short connect timeout). */
+export function connectPostgres(url: string, options: ConnectOptions = {}): Sql {
+  return postgres(url, {
+    max: options.max ?? 10,
+    connect_timeout: options.connectTimeout ?? 5,
+    idle_timeout: 30,
+    // `create … if not exists` and friends are not worth a line on stdout.
+    onnotice: () => undefined,
+    connection: { application_name: 'hitl-runs' },
+  });
+}
+
+/** The record in Postgres (SPEC §8). `close()` ends the pool it was given. */
+export function createPostgresStore(sql: Sql): RunStore {
+  return {
+    ...createRunOps(sql),
+    ...createApprovalOps(sql),
+    ...createTimerOps(sql),
+    ...createKeyOps(sql),
+    ping: () =>
+      guard('ping', async () => {
+        await sql`select 1`;
+      }),
+    close: () => sql.end({ timeout: 5 }),
+  };
+}

@@ -1,0 +1,83 @@
+import type { Redis } from 'ioredis';
+import { parseCacheEntry } from './cache-entry.ts';
+import type { SnapshotCache } from './types.ts';
+
+export { createRedisBus } from './redis-bus.ts';
+export { connectRedis, redisOptions, redisReady } from './redis-connect.ts';
+
+// Stores only when there is no entry, the entry is not one of ours, or its version is lower.
+const CAS_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, entry = pcall(cjson.decode, current)
+  if ok and type(entry) == 'table' and type(entry.version) == 'number' and entry.value ~= nil
+     and entry.version >= tonumber(ARGV[1]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+`;
+
+/** Options of `createRedisCache`. */
+export interface RedisCacheOptions {
+  /** Key prefix, e.g. `hitl:`; entries live at `<prefix>snapshot:<runId>`. */
+  prefix: string;
+  /** Entries expire after this long without a write. */
+  ttlSeconds: number;
+}
+
+/** Snapshot cache in Redis; every operation fails soft (a miss, `false`, or nothing). */
+export function createRedisCache(redis: Redis, options: RedisCacheOptions): SnapshotCache {
+  const key = (runId: string) => `${options.prefix}snapshot:${runId}`;
+  let lastFailed = false;
+  const failed = () => {
+    lastFailed = true;
+  };
+  const succeeded = () => {
+    lastFailed = false;
+  };
+  // A failure is forgotten once the connection is (re)established, not only after the next call.
+  redis.on('ready', succeeded);
+
+  return {
+    async get(runId) {
+      try {
+        const raw = await redis.get(key(runId));
+        succeeded();
+        return parseCacheEntry(raw);
+      } catch {
+        failed();
+        return null;
+      }
+    },
+
+    async set(runId, version, value) {
+      try {
+        const payload = JSON.stringify({ version, value });
+        const stored = await redis.eval(CAS_SCRIPT, 1, key(runId), version, payload, options.ttlSeconds);
+        succeeded();
+        return stored === 1;
+      } catch {
+        failed();
+        return false;
+      }
+    },
+
+    async del(runId) {
+      try {
+        await redis.del(key(runId));
+        succeeded();
+      } catch {
+        // What stays behind is older than Postgres, never ahead of it; healthy() tells /readyz.
+        failed();
+      }
+    },
+
+    healthy: () => redis.status === 'ready' && !lastFailed,
+
+    async close() {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createMemoryBus, createMemoryCache } from '../../persistence/memory.ts';
+import { connectRedis, createRedisBus, createRedisCache, redisReady } from '../../persistence/redis.ts';
+import type { Json } from '../../persistence/types.ts';
+import { busContract, eventually, snapshotCacheContract } from '../support/cache-contract.ts';
+import { clearRedisPrefix, describeWithRedis } from '../support/redis.ts';
+
+describe('memory cache', () => {
+  snapshotCacheContract(async () => createMemoryCache({ maxEntries: 100 }));
+
+  it('evicts the least recently used entry beyond maxEntries', async () => {
+    const cache = createMemoryCache({ maxEntries: 2 });
+    await cache.set('a', 1, 'a');
+    await cache.set('b', 1, 'b');
+    await cache.get('a');
+    await cache.set('c', 1, 'c');
+    expect(await cache.get('b')).toBeNull();
+    expect(await cache.get('a')).toEqual({ version: 1, value: 'a' });
+    expect(await cache.get('c')).toEqual({ version: 1, value: 'c' });
+  });
+});
+
+describe('memory bus', () => {
+  busContract(async () => {
+    const bus = createMemoryBus();
+    return { a: bus, b: bus, close: () => bus.close() };
+  });
+});
+
+describeWithRedis('redis cache', (redis) => {
+  const clients: Redis[] = [];
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await clearRedisPrefix(redis);
+  });
+
+  snapshotCacheContract(async () => {
+    const client = connectRedis(redis.url);
+    await redisReady(client);
+    return createRedisCache(client, { prefix: redis.prefix, ttlSeconds: 60 });
+  });
+
+  it('treats garbage and foreign shapes as a miss and overwrites them', async () => {
+    const raw = new Redis(redis.url);
+    clients.push(raw);
+    const client = connectRedis(redis.url);
+    await redisReady(client);
+    const cache = createRedisCache(client, { prefix: redis.prefix, ttlSeconds: 60 });
+    for (const garbage of ['not json', '{"version":"7","value":1}', '{"version":7}', '[1,2]']) {
+      const id = randomUUID();
+      await raw.set(`${redis.prefix}snapshot:${id}`, garbage);
+      expect(await cache.get(id)).toBeNull();
+      expect(await cache.set(id, 1, 'fresh')).toBe(true);
+      expect(await cache.get(id)).toEqual({ version: 1, value: 'fresh' });
+    }
+    await cache.close();
+  });
+
+  it('sets a TTL on every write', async () => {
+    const raw = new Redis(redis.url);
+    clients.push(raw);
+    const client = connectRedis(redis.url);
+    await redisReady(client);
+    const cache = createRedisCache(client, { prefix: redis.prefix, ttlSeconds: 30 });
+    const id = randomUUID();
+    await cache.set(id, 1, 'x');
+    const ttl = await raw.ttl(`${redis.prefix}snapshot:${id}`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(30);
+    await cache.close();
+  });
+});
+
+describeWithRedis('redis bus', (redis) => {
+  const makeBus = (connectionName?: string) =>
+    createRedisBus(redis.url, { prefix: redis.prefix, connectionName });
+
+  busContract(async () => {
+    const a = makeBus();
+    const b = makeBus();
+    await eventually(() => a.healthy() && b.healthy());
+    return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
+  });
+
+  it('calls onReconnect after its subscriber connection comes back, and delivers again', async () => {
+    const name = `hitl-test-${randomUUID()}`;
+    const listening = makeBus(name);
+    const sending = makeBus();
+    const admin = new Redis(redis.url);
+    try {
+      await eventually(() => listening.healthy() && sending.healthy());
+      const got: Json[] = [];
+      let reconnects = 0;
+      listening.subscribe(
+        'run.r',
+        (m) => got.push(m),
+        () => reconnects++,
+      );
+      await eventually(() => {
+        void sending.publish('run.r', 'before');
+        return got.length > 0;
+      });
+      // Kill exactly our subscriber connection, found by its client name.
+      const list = String(await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
+      const line = list.split('\n').find((l) => l.includes(` name=${name}:subscribe `));
+      const id = /\bid=(\d+)/.exec(line ?? '')?.[1];
+      expect(id).toBeDefined();
+      await admin.call('CLIENT', 'KILL', 'ID', id ?? '');
+      await eventually(() => reconnects === 1, 5_000);
+      got.length = 0;
+      await sending.publish('run.r', 'after');
+      await eventually(() => got.includes('after'));
+    } finally {
+      admin.disconnect();
+      await Promise.all([listening.close(), sending.close()]);
+    }
+  });
+});

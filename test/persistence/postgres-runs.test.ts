@@ -1,0 +1,224 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectPostgres, createPostgresStore } from '../../persistence/postgres.ts';
+import type { RunStore } from '../../persistence/types.ts';
+import { StoreError } from '../../persistence/types.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { approvalRow, commitOf, eventRow, inMs, newRun } from '../support/store-fixtures.ts';
+
+const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+let db: TestDatabase;
+let store: RunStore;
+let other: RunStore;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  store = createPostgresStore(db.sql);
+  // A second pool stands for a second node.
+  other = createPostgresStore(connectPostgres(db.url, { max: 5 }));
+});
+
+afterAll(async () => {
+  await other?.close();
+  await db?.drop();
+});
+
+const codeOf = (r: PromiseSettledResult<unknown>) =>
+  r.status === 'rejected' && r.reason instanceof StoreError ? r.reason.code : r.status;
+
+describe('creating and reading runs', () => {
+  it('reads back a created run with ISO times and JSON as objects', async () => {
+    const run = newRun();
+    await store.createRun(run);
+    const got = await store.getRun(run.record.run_id);
+    expect(got).toMatchObject({ ...run.record, owner: 'node-a' });
+    expect(got?.created_at).toMatch(ISO_MS);
+    expect(got?.lease_until).toMatch(ISO_MS);
+    expect(got?.envelope).toEqual(run.record.envelope);
+  });
+
+  it('returns null for unknown and malformed run ids', async () => {
+    expect(await store.getRun(randomUUID())).toBeNull();
+    expect(await store.getRun('not-a-uuid')).toBeNull();
+    expect(await store.listEvents('not-a-uuid', 0, 10)).toEqual([]);
+  });
+
+  it('refuses to create the same run twice', async () => {
+    const run = newRun();
+    await store.createRun(run);
+    await expect(store.createRun(run)).rejects.toMatchObject({ code: 'seq_conflict' });
+  });
+});
+
+describe('committing', () => {
+  it('lets exactly one of two racing commits with the same expected seq win', async () => {
+    for (let round = 0; round < 10; round++) {
+      const run = newRun();
+      await store.createRun(run);
+      const id = run.record.run_id;
+      const results = await Promise.allSettled([
+        store.commit(commitOf(id, 1, 2)),
+        other.commit(commitOf(id, 1, 1)),
+      ]);
+      expect(results.map(codeOf).sort()).toEqual(['fulfilled', 'seq_conflict']);
+      const events = await store.listEvents(id, 0, 100);
+      expect(events.map((e) => e.seq)).toEqual(Array.from({ length: events.length }, (_, i) => i + 1));
+      expect((await store.getRun(id))?.seq).toBe(events.length);
+    }
+  });
+
+  it('keeps the event log gap-free and reads it back in order with ISO times', async () => {
+    const run = newRun();
+    await store.createRun(run);
+    const id = run.record.run_id;
+    let seq = 1;
+    for (const count of [3, 1, 4]) {
+      await store.commit(commitOf(id, seq, count));
+      seq += count;
+    }
+    const events = await store.listEvents(id, 0, 100);
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for (const e of events) expect(e.created_at).toMatch(ISO_MS);
+    expect(events[3]).toEqual(expect.objectContaining({ payload: eventRow(id, 4).payload, derived: false }));
+    expect((await store.listEvents(id, 6, 2)).map((e) => e.seq)).toEqual([7, 8]);
+    const stored = await store.getRun(id);
+    expect(stored).toMatchObject({ seq: 9, status: 'running', current_step: 'api_call', view: { seq: 9 } });
+  });
+
+  it('refuses a stale expected seq and an unknown run', async () => {
+    const run = newRun();
+    await store.createRun(run);
+    await expect(store.commit(commitOf(run.record.run_id, 0))).rejects.toMatchObject({
+      code: 'seq_conflict',
+    });
+    await expect(store.commit(commitOf(randomUUID(), 1))).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('refuses a take-over while the lease is live and allows it after expiry', async () => {
+    const run = newRun({ owner: 'node-a' });
+    await store.createRun(run);
+    const id = run.record.run_id;
+    const takeOver = (seq: number) => commitOf(id, seq, 1, { owner: 'node-b', require_lease_expired: true });
+    await expect(other.commit(takeOver(1))).rejects.toMatchObject({ code: 'lease_held' });
+    // The owner itself may always commit, and here shortens its lease to 50 ms.
+    await store.commit(commitOf(id, 1, 1, { owner: 'node-a', lease_ms: 50, require_lease_expired: true }));
+    await new Promise((r) => setTimeout(r, 120));
+    expect(await store.expiredLeases(1000)).toContain(id);
+    await other.commit(takeOver(2));
+    expect(await store.getRun(id)).toMatchObject({ owner: 'node-b', seq: 3 });
+    expect(await store.expiredLeases(1000)).not.toContain(id);
+  });
+
+  it('renews only the leases a node owns', async () => {
+    const mine = newRun({ owner: 'node-a' });
+    const theirs = newRun({ owner: 'node-b' });
+    await store.createRun(mine);
+    await store.createRun(theirs);
+    const before = await store.getRun(theirs.record.run_id);
+    await store.renewLeases('node-a', [mine.record.run_id, theirs.record.run_id, 'junk'], 600_000);
+    const renewed = await store.getRun(mine.record.run_id);
+    expect(Date.parse(renewed?.lease_until ?? '')).toBeGreaterThan(Date.now() + 500_000);
+    expect((await store.getRun(theirs.record.run_id))?.lease_until).toBe(before?.lease_until);
+  });
+
+  it('syncs timers: existing ones keep fire_at, missing ones go, new ones come', async () => {
+    const first = inMs(60_000);
+    const run = newRun({ timers: [{ kind: 'deadline', key: 'a1', fire_at: first }] });
+    await store.createRun(run);
+    const id = run.record.run_id;
+    const timersOf = () =>
+      db.sql<{ kind: string; key: string; fire_at: Date }[]>`
+        select kind, key, fire_at from timers where owner_id = ${id} order by kind, key`;
+    const poll = inMs(5_000);
+    await store.commit(
+      commitOf(id, 1, 1, {
+        timers: [
+          { kind: 'deadline', key: 'a1', fire_at: inMs(999_000) },
+          { kind: 'poll', key: 'p1', fire_at: poll },
+        ],
+      }),
+    );
+    expect((await timersOf()).map((t) => [t.kind, t.key, t.fire_at.toISOString()])).toEqual([
+      ['deadline', 'a1', first],
+      ['poll', 'p1', poll],
+    ]);
+    await store.commit(commitOf(id, 2, 1, { timers: [{ kind: 'poll', key: 'p1', fire_at: inMs(1) }] }));
+    expect((await timersOf()).map((t) => t.key)).toEqual(['p1']);
+    await store.commit(commitOf(id, 3, 1, { timers: [] }));
+    expect(await timersOf()).toEqual([]);
+  });
+
+  it('upserts the approvals written with a commit', async () => {
+    const run = newRun();
+    await store.createRun(run);
+    const id = run.record.run_id;
+    const approval = approvalRow({ run_id: id, checkpoint_type: 'payload_review', envelope: null });
+    await store.commit(commitOf(id, 1, 1, { approvals: [approval] }));
+    expect(await store.getApproval(approval.approval_id)).toEqual(approval);
+    await store.commit(commitOf(id, 2, 1, { approvals: [{ ...approval, status: 'approved' }] }));
+    expect(await store.getApproval(approval.approval_id)).toMatchObject({ status: 'approved' });
+  });
+});
+
+describe('listing runs', () => {
+  const session = randomUUID();
+  const ids: string[] = [];
+
+  beforeAll(async () => {
+    // Five runs one second apart, oldest first; the third has an approval for the role `auditor`.
+    for (let i = 0; i < 5; i++) {
+      const at = new Date(Date.UTC(2030, 0, 1, 0, 0, i)).toISOString();
+      const run = newRun({
+        session_id: session,
+        user_id: i % 2 === 0 ? 'carol' : 'dave',
+        status: i === 4 ? 'completed' : 'queued',
+        created_at: at,
+      });
+      ids.push(run.record.run_id);
+      await store.createRun(run);
+    }
+    const third = ids[2] ?? '';
+    const reviewers = { user_ids: [], roles: ['auditor'] };
+    const approval = approvalRow({ run_id: third, envelope: null, approval: { reviewers } });
+    await store.commit(commitOf(third, 1, 1, { approvals: [approval] }));
+  });
+
+  it('pages newest first with opaque cursors and a total', async () => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: Awaited<ReturnType<RunStore['listRuns']>> = await store.listRuns(
+        { session_id: session },
+        2,
+        cursor,
+      );
+      expect(page.total).toBe(5);
+      seen.push(...page.items.map((r) => r.run_id));
+      cursor = page.next_cursor;
+    } while (cursor !== null);
+    expect(seen).toEqual([...ids].reverse());
+  });
+
+  it('filters by user and status', async () => {
+    const carol = await store.listRuns({ session_id: session, user_id: 'carol' }, 10, null);
+    expect(carol.items.map((r) => r.run_id)).toEqual([ids[4], ids[2], ids[0]]);
+    const done = await store.listRuns({ session_id: session, statuses: ['completed', 'failed'] }, 10, null);
+    expect(done).toMatchObject({ total: 1, next_cursor: null });
+  });
+
+  it('shows a reviewer its own runs and runs it may review; admin sees all', async () => {
+    const list = (sub: string, roles: string[]) =>
+      store
+        .listRuns({ session_id: session, readable_by: { sub, roles } }, 10, null)
+        .then((p) => p.items.map((r) => r.run_id));
+    expect(await list('dave', [])).toEqual([ids[3], ids[1]]);
+    expect(await list('erin', ['auditor'])).toEqual([ids[2]]);
+    expect(await list('erin', ['reviewer'])).toEqual([]);
+    expect(await list('erin', ['admin'])).toHaveLength(5);
+  });
+
+  it('refuses a cursor it did not issue', async () => {
+    await expect(store.listRuns({}, 2, 'bm9wZQ')).rejects.toMatchObject({ code: 'invalid_cursor' });
+  });
+});
