@@ -1,9 +1,9 @@
 import {
+  actionsFor,
   addMs,
   addSeconds,
   hasErrors,
   openApproval,
-  actionsFor,
   type RunContext,
   type StepEntry,
 } from './run-context.ts';
@@ -12,7 +12,10 @@ import type { ApprovalStatus, CheckpointType, DecisionAction, Step } from './sch
 
 /** Pure helpers behind the run machine's guards and assigns. */
 
-type DecisionEvent = Extract<RunEvent, { type: 'review.approve' | 'review.edit' | 'review.reject' | 'review.retry' }>;
+type DecisionEvent = Extract<
+  RunEvent,
+  { type: 'review.approve' | 'review.edit' | 'review.reject' | 'review.retry' }
+>;
 
 export const ACTION_OF: Record<DecisionEvent['type'], DecisionAction> = {
   'review.approve': 'approve',
@@ -39,11 +42,13 @@ export function editsProblem(checkpoint: CheckpointType, event: DecisionEvent): 
     if (!edits || Object.keys(edits).length === 0) return 'edit needs a non-empty `edits` object';
     if (checkpoint === 'information_review') {
       const extra = Object.keys(edits).filter((k) => k !== 'prompt' && k !== 'model_config');
-      if (extra.length > 0) return `information_review edits take prompt and model_config, not ${extra.join(', ')}`;
+      if (extra.length > 0)
+        return `information_review edits take prompt and model_config, not ${extra.join(', ')}`;
       if ('prompt' in edits && (typeof edits.prompt !== 'string' || edits.prompt.trim() === '')) {
         return '`edits.prompt` must be a non-empty string';
       }
-      if ('model_config' in edits && !isObject(edits.model_config)) return '`edits.model_config` must be an object';
+      if ('model_config' in edits && !isObject(edits.model_config))
+        return '`edits.model_config` must be an object';
       if (!event.report) return 'the edited request could not be evaluated';
       return null;
     }
@@ -114,7 +119,9 @@ export function closeApproval(
     ...('edits' in event && event.edits ? { edits: event.edits } : {}),
     ...('reason' in event && event.reason !== undefined ? { reason: event.reason } : {}),
     actor: event.actor,
-    ...('on_behalf_of' in event && event.on_behalf_of !== undefined ? { on_behalf_of: event.on_behalf_of } : {}),
+    ...('on_behalf_of' in event && event.on_behalf_of !== undefined
+      ? { on_behalf_of: event.on_behalf_of }
+      : {}),
     ...('client_timestamp' in event && event.client_timestamp !== undefined
       ? { client_timestamp: event.client_timestamp }
       : {}),

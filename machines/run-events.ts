@@ -124,4 +124,9 @@ export type RunEvent = z.infer<typeof RunEvent>;
 export type RunEventType = RunEvent['type'];
 
 /** Facts the host derives from a transition and logs after its input event; never replayed. */
-export const DERIVED_EVENT_TYPES = ['approval.opened', 'run.completed', 'run.failed', 'run.cancelled'] as const;
+export const DERIVED_EVENT_TYPES = [
+  'approval.opened',
+  'run.completed',
+  'run.failed',
+  'run.cancelled',
+] as const;

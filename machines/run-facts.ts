@@ -1,6 +1,6 @@
 import { openApproval } from './run-context.ts';
 import type { RunEvent } from './run-events.ts';
-import { currentStep, runStatus, type RunSnapshot } from './run-state.ts';
+import { currentStep, type RunSnapshot, runStatus } from './run-state.ts';
 
 export interface Fact {
   type: string;
@@ -63,7 +63,11 @@ export function derivedFacts(prev: RunSnapshot, next: RunSnapshot, event: RunEve
   const status = runStatus(next);
   if (runStatus(prev) !== status) {
     if (status === 'completed') {
-      facts.push({ type: 'run.completed', message: 'Run completed', payload: { final_result: next.context.final_result } });
+      facts.push({
+        type: 'run.completed',
+        message: 'Run completed',
+        payload: { final_result: next.context.final_result },
+      });
     } else if (status === 'failed') {
       facts.push({ type: 'run.failed', message: 'Run failed', payload: { error: next.context.error } });
     } else if (status === 'cancelled' && event.type !== 'run.cancelled') {

@@ -1,6 +1,7 @@
 import { and, assign, setup } from 'xstate';
-import { openApproval, type RunContext } from './run-context.ts';
+import { hasErrors, openApproval, type RunContext } from './run-context.ts';
 import {
+  ACTION_OF,
   addMs,
   closeApproval,
   closeStep,
@@ -11,11 +12,9 @@ import {
   startStep,
   stepOf,
   withOpenedApproval,
-  ACTION_OF,
 } from './run-decisions.ts';
 import type { RunCreated, RunEvent } from './run-events.ts';
 import { retryDelayMs, stopsAtInformation, stopsAtPayload, stopsAtResponse } from './run-policy.ts';
-import { hasErrors } from './run-context.ts';
 import type { CheckpointType, DecisionAction, Step } from './schemas.ts';
 
 /** Bumped whenever a stored snapshot of an older machine could not be continued by this one. */
@@ -94,7 +93,9 @@ export const runMachine = setup({
       AUTO_RETRY_CODES.has(event.code) &&
       context.auto_retries < context.config.max_retries,
     currentPrediction: ({ context, event }) =>
-      'prediction_id' in event && context.prediction !== null && context.prediction.id === event.prediction_id,
+      'prediction_id' in event &&
+      context.prediction !== null &&
+      context.prediction.id === event.prediction_id,
   },
   actions: {
     startStep: assign(({ context, event }, params: { step: Step }) => ({
@@ -159,7 +160,11 @@ export const runMachine = setup({
     ),
     applyBuilt: assign(({ event }) =>
       (event.type === 'review.edit' || event.type === 'review.retry') && event.built
-        ? { payload: event.built.payload, issues: event.built.issues, changed_fields: event.built.changed_fields }
+        ? {
+            payload: event.built.payload,
+            issues: event.built.issues,
+            changed_fields: event.built.changed_fields,
+          }
         : {},
     ),
     afterHumanRetry: assign({ auto_retries: 0, error: null, retry_at: null }),
@@ -169,7 +174,12 @@ export const runMachine = setup({
     setPrediction: assign(({ event }) =>
       event.type === 'prediction.created'
         ? {
-            prediction: { id: event.prediction_id, status: event.status, created_at: event.created_at, completed_at: null },
+            prediction: {
+              id: event.prediction_id,
+              status: event.status,
+              created_at: event.created_at,
+              completed_at: null,
+            },
             error: null,
           }
         : {},
@@ -186,7 +196,10 @@ export const runMachine = setup({
     setRecoveryError: assign(({ event }) => {
       if (event.type !== 'prediction.error') return {};
       const code = AUTO_RETRY_CODES.has(event.code) ? 'retries_exhausted' : event.code;
-      return { error: { code, message: event.message, step: 'api_call' as const, retryable: true }, retry_at: null };
+      return {
+        error: { code, message: event.message, step: 'api_call' as const, retryable: true },
+        retry_at: null,
+      };
     }),
     setOutput: assign(({ context, event }) => {
       if (event.type !== 'prediction.succeeded' || !context.prediction) return {};
@@ -199,7 +212,9 @@ export const runMachine = setup({
       };
     }),
     finishWithOutput: assign(({ context }) => ({ final_result: context.processed_response?.output ?? null })),
-    finishWithEdit: assign(({ event }) => (event.type === 'review.edit' ? { final_result: event.edits.response } : {})),
+    finishWithEdit: assign(({ event }) =>
+      event.type === 'review.edit' ? { final_result: event.edits.response } : {},
+    ),
     failRun: assign(({ context, event }) => {
       if (event.type !== 'prediction.failed' || !context.prediction) return {};
       const ms = Math.max(0, Date.parse(event.completed_at) - Date.parse(context.prediction.created_at));
@@ -207,7 +222,12 @@ export const runMachine = setup({
         prediction: { ...context.prediction, status: event.status, completed_at: event.completed_at },
         raw_response: event.raw,
         provider_ms: context.provider_ms + ms,
-        error: { code: `prediction_${event.status}`, message: event.message, step: 'api_call' as const, retryable: false },
+        error: {
+          code: `prediction_${event.status}`,
+          message: event.message,
+          step: 'api_call' as const,
+          retryable: false,
+        },
       };
     }),
     rejectRun: assign(({ context, event }) => ({
@@ -220,7 +240,12 @@ export const runMachine = setup({
     })),
     expireRun: assign(({ context, event }) => ({
       approvals: closeApproval(context, 'expired', 'expired', event),
-      error: { code: 'expired', message: 'The approval expired with no decision', step: stepOf(context), retryable: false },
+      error: {
+        code: 'expired',
+        message: 'The approval expired with no decision',
+        step: stepOf(context),
+        retryable: false,
+      },
     })),
     cancelRun: assign(({ context, event }) => ({
       approvals: closeApproval(context, 'cancelled', 'cancelled', event),
@@ -250,7 +275,10 @@ export const runMachine = setup({
   states: {
     created: {
       on: {
-        'capabilities.reported': { target: 'information_review', actions: ['reportCapabilities', 'completeStep'] },
+        'capabilities.reported': {
+          target: 'information_review',
+          actions: ['reportCapabilities', 'completeStep'],
+        },
       },
     },
     information_review: {
@@ -268,9 +296,21 @@ export const runMachine = setup({
           entry: { type: 'openApproval', params: { checkpoint: 'information_review' } },
           on: {
             'review.approve': { guard: 'decisionValid', target: '#run.payload_review', actions: 'decide' },
-            'review.edit': { guard: 'decisionValid', target: '#run.payload_review', actions: ['decide', 'applyInfoEdit'] },
-            'review.reject': { guard: 'decisionValid', target: '#run.cancelled', actions: ['decide', 'rejectRun'] },
-            'approval.expired': { guard: 'answersOpenApproval', target: '#run.expired', actions: 'expireRun' },
+            'review.edit': {
+              guard: 'decisionValid',
+              target: '#run.payload_review',
+              actions: ['decide', 'applyInfoEdit'],
+            },
+            'review.reject': {
+              guard: 'decisionValid',
+              target: '#run.cancelled',
+              actions: ['decide', 'rejectRun'],
+            },
+            'approval.expired': {
+              guard: 'answersOpenApproval',
+              target: '#run.expired',
+              actions: 'expireRun',
+            },
           },
         },
       },
@@ -297,10 +337,23 @@ export const runMachine = setup({
                 target: '#run.api_call',
                 actions: ['decide', 'applyBuilt'],
               },
-              { guard: 'decisionValid', target: 'awaitingReview', reenter: true, actions: ['decideAndStay', 'applyBuilt'] },
+              {
+                guard: 'decisionValid',
+                target: 'awaitingReview',
+                reenter: true,
+                actions: ['decideAndStay', 'applyBuilt'],
+              },
             ],
-            'review.reject': { guard: 'decisionValid', target: '#run.cancelled', actions: ['decide', 'rejectRun'] },
-            'approval.expired': { guard: 'answersOpenApproval', target: '#run.expired', actions: 'expireRun' },
+            'review.reject': {
+              guard: 'decisionValid',
+              target: '#run.cancelled',
+              actions: ['decide', 'rejectRun'],
+            },
+            'approval.expired': {
+              guard: 'answersOpenApproval',
+              target: '#run.expired',
+              actions: 'expireRun',
+            },
           },
         },
       },
@@ -309,7 +362,11 @@ export const runMachine = setup({
       entry: { type: 'startStep', params: { step: 'api_call' } },
       initial: 'ready',
       states: {
-        ready: { on: { 'prediction.submitting': { guard: 'nextAttempt', target: 'submitting', actions: 'beginAttempt' } } },
+        ready: {
+          on: {
+            'prediction.submitting': { guard: 'nextAttempt', target: 'submitting', actions: 'beginAttempt' },
+          },
+        },
         submitting: {
           on: {
             'prediction.created': { target: 'waiting', actions: 'setPrediction' },
@@ -320,7 +377,9 @@ export const runMachine = setup({
           },
         },
         backoff: {
-          on: { 'prediction.submitting': { guard: 'nextAttempt', target: 'submitting', actions: 'beginAttempt' } },
+          on: {
+            'prediction.submitting': { guard: 'nextAttempt', target: 'submitting', actions: 'beginAttempt' },
+          },
         },
         waiting: {
           on: {
@@ -353,10 +412,23 @@ export const runMachine = setup({
                 target: 'ready',
                 actions: ['decideAndStay', 'applyBuilt', 'afterHumanRetry'],
               },
-              { guard: 'decisionValid', target: 'awaitingReview', reenter: true, actions: ['decideAndStay', 'applyBuilt'] },
+              {
+                guard: 'decisionValid',
+                target: 'awaitingReview',
+                reenter: true,
+                actions: ['decideAndStay', 'applyBuilt'],
+              },
             ],
-            'review.reject': { guard: 'decisionValid', target: '#run.cancelled', actions: ['decide', 'rejectRun'] },
-            'approval.expired': { guard: 'answersOpenApproval', target: '#run.expired', actions: 'expireRun' },
+            'review.reject': {
+              guard: 'decisionValid',
+              target: '#run.cancelled',
+              actions: ['decide', 'rejectRun'],
+            },
+            'approval.expired': {
+              guard: 'answersOpenApproval',
+              target: '#run.expired',
+              actions: 'expireRun',
+            },
           },
         },
       },
@@ -375,15 +447,31 @@ export const runMachine = setup({
           tags: ['needsHuman'],
           entry: { type: 'openApproval', params: { checkpoint: 'response_review' } },
           on: {
-            'review.approve': { guard: 'decisionValid', target: '#run.completed', actions: ['decide', 'finishWithOutput'] },
-            'review.edit': { guard: 'decisionValid', target: '#run.completed', actions: ['decide', 'finishWithEdit'] },
+            'review.approve': {
+              guard: 'decisionValid',
+              target: '#run.completed',
+              actions: ['decide', 'finishWithOutput'],
+            },
+            'review.edit': {
+              guard: 'decisionValid',
+              target: '#run.completed',
+              actions: ['decide', 'finishWithEdit'],
+            },
             'review.retry': {
               guard: 'decisionValid',
               target: '#run.api_call',
               actions: ['decide', 'applyBuilt', 'afterHumanRetry'],
             },
-            'review.reject': { guard: 'decisionValid', target: '#run.cancelled', actions: ['decide', 'rejectRun'] },
-            'approval.expired': { guard: 'answersOpenApproval', target: '#run.expired', actions: 'expireRun' },
+            'review.reject': {
+              guard: 'decisionValid',
+              target: '#run.cancelled',
+              actions: ['decide', 'rejectRun'],
+            },
+            'approval.expired': {
+              guard: 'answersOpenApproval',
+              target: '#run.expired',
+              actions: 'expireRun',
+            },
           },
         },
       },

@@ -14,7 +14,9 @@ export function step(snapshot: RunSnapshot, event: RunEvent): RunSnapshot {
 }
 
 /** Fold logged input events (the `run.created` payload first) into a snapshot; derived rows are skipped. */
-export function replay(rows: ReadonlyArray<{ type: string; payload: unknown; derived: boolean }>): RunSnapshot {
+export function replay(
+  rows: ReadonlyArray<{ type: string; payload: unknown; derived: boolean }>,
+): RunSnapshot {
   const [first, ...rest] = rows;
   if (!first || first.type !== 'run.created') throw new Error('A run log starts with run.created');
   let snapshot = startRun(RunCreated.parse(first.payload));

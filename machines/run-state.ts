@@ -43,7 +43,10 @@ export type RefusalCode =
   | 'invalid_edits';
 
 /** Why the machine would refuse `event`, in the precedence of SPEC §3; null when it accepts it. */
-export function refusal(snapshot: RunSnapshot, event: RunEvent): { code: RefusalCode; message: string } | null {
+export function refusal(
+  snapshot: RunSnapshot,
+  event: RunEvent,
+): { code: RefusalCode; message: string } | null {
   if (isTerminal(snapshot)) return { code: 'run_terminal', message: `The run is ${runStatus(snapshot)}` };
   const ctx: RunContext = snapshot.context;
   if (isDecision(event) || event.type === 'approval.expired') {

@@ -1,5 +1,5 @@
 import { openApproval, type RunContext } from './run-context.ts';
-import { currentStep, runStatus, type RunSnapshot } from './run-state.ts';
+import { currentStep, type RunSnapshot, runStatus } from './run-state.ts';
 import type { Approval, ApprovalRecord } from './schemas.ts';
 
 /** What a reviewer must judge at each checkpoint (SPEC §2.4 `context`). */
@@ -22,7 +22,13 @@ export function approvalContext(ctx: RunContext, record: ApprovalRecord): Record
         model: ctx.capabilities?.model ?? null,
       };
     case 'error_recovery':
-      return { error: ctx.error, payload: ctx.payload, issues: ctx.issues, attempt: ctx.attempt, prediction: ctx.prediction };
+      return {
+        error: ctx.error,
+        payload: ctx.payload,
+        issues: ctx.issues,
+        attempt: ctx.attempt,
+        prediction: ctx.prediction,
+      };
     case 'response_review':
       return {
         output: ctx.processed_response?.output ?? null,
@@ -107,7 +113,9 @@ const DONE_STATUSES = new Set(['completed', 'approved', 'edited']);
 /** `progress` of GET /hitl/run/{id}/status: never above 100 %. */
 export function progress(ctx: RunContext, step: string) {
   const done = new Set(
-    ctx.step_history.filter((e) => COUNTED_STEPS.has(e.step) && DONE_STATUSES.has(e.status)).map((e) => e.step),
+    ctx.step_history
+      .filter((e) => COUNTED_STEPS.has(e.step) && DONE_STATUSES.has(e.status))
+      .map((e) => e.step),
   );
   const completed_steps = step === 'completed' ? 4 : Math.min(4, done.size);
   return {

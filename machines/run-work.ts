@@ -17,8 +17,10 @@ export function workFor(snapshot: RunSnapshot): Work | null {
   const sub = phase(snapshot);
   if (step === 'created') return { type: 'report_capabilities' };
   if (step === 'payload_review' && sub === 'building') return { type: 'build_payload' };
-  if (step === 'api_call' && sub === 'ready') return { type: 'start_submission', attempt: snapshot.context.attempt + 1 };
-  if (step === 'api_call' && sub === 'submitting') return { type: 'submit', attempt: snapshot.context.attempt };
+  if (step === 'api_call' && sub === 'ready')
+    return { type: 'start_submission', attempt: snapshot.context.attempt + 1 };
+  if (step === 'api_call' && sub === 'submitting')
+    return { type: 'submit', attempt: snapshot.context.attempt };
   return null;
 }
 

@@ -45,7 +45,15 @@ export type CheckpointType = z.infer<typeof CheckpointType>;
 export const DecisionAction = z.enum(['approve', 'edit', 'reject', 'retry']);
 export type DecisionAction = z.infer<typeof DecisionAction>;
 
-export const ApprovalStatus = z.enum(['pending', 'approved', 'edited', 'rejected', 'retried', 'expired', 'cancelled']);
+export const ApprovalStatus = z.enum([
+  'pending',
+  'approved',
+  'edited',
+  'rejected',
+  'retried',
+  'expired',
+  'cancelled',
+]);
 export type ApprovalStatus = z.infer<typeof ApprovalStatus>;
 
 export const Severity = z.enum(['error', 'warning', 'info']);
@@ -61,7 +69,12 @@ export type Reviewers = z.infer<typeof Reviewers>;
 export const HitlConfigInput = z.strictObject({
   policy: Policy.optional(),
   allowed_steps: z.array(ReviewStep).optional(),
-  timeout_seconds: z.number().int().positive().max(30 * 24 * 3600).optional(),
+  timeout_seconds: z
+    .number()
+    .int()
+    .positive()
+    .max(30 * 24 * 3600)
+    .optional(),
   on_timeout: z.enum(['expire', 'approve', 'reject']).optional(),
   auto_approve_confidence_threshold: z.number().min(0).max(1).optional(),
   max_payload_changes: z.number().int().min(0).optional(),
@@ -72,7 +85,12 @@ export const HitlConfigInput = z.strictObject({
     })
     .optional(),
   max_retries: z.number().int().min(0).max(20).optional(),
-  prediction_timeout_seconds: z.number().int().positive().max(7 * 24 * 3600).optional(),
+  prediction_timeout_seconds: z
+    .number()
+    .int()
+    .positive()
+    .max(7 * 24 * 3600)
+    .optional(),
   reviewers: z
     .strictObject({ user_ids: z.array(z.string()).optional(), roles: z.array(z.string()).optional() })
     .optional(),

@@ -14,8 +14,8 @@ import { effectiveConfig } from '../machines/schemas.ts';
 import { createMemoryBus, createMemoryCache } from '../persistence/memory.ts';
 import { migrate } from '../persistence/migrate.ts';
 import { connectPostgres, createPostgresStore } from '../persistence/postgres.ts';
-import { createRedisBus } from '../persistence/redis-bus.ts';
 import { createRedisCache } from '../persistence/redis.ts';
+import { createRedisBus } from '../persistence/redis-bus.ts';
 
 const N = Number(process.env.BENCH_RUNS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -49,16 +49,39 @@ function benchMachine(): void {
     original_input: { prompt: 'p' },
     request: { prompt: 'p', attachments: [], model_config: {} },
   };
-  const caps = { provider: 'echo', model: 'echo', version: null, schema: {}, required: [], types: {}, operation_type: 'echo', estimated_cost: 0 };
+  const caps = {
+    provider: 'echo',
+    model: 'echo',
+    version: null,
+    schema: {},
+    required: [],
+    types: {},
+    operation_type: 'echo',
+    estimated_cost: 0,
+  };
   const rounds = 20_000;
   const start = performance.now();
   for (let i = 0; i < rounds; i++) {
     let s = startRun(input);
-    s = step(s, { type: 'capabilities.reported', ...stamp(1), capabilities: caps, confidence: 1, signals: {} });
-    s = step(s, { type: 'payload.built', ...stamp(2), payload: { prompt: 'p' }, issues: [], changed_fields: 0 });
+    s = step(s, {
+      type: 'capabilities.reported',
+      ...stamp(1),
+      capabilities: caps,
+      confidence: 1,
+      signals: {},
+    });
+    s = step(s, {
+      type: 'payload.built',
+      ...stamp(2),
+      payload: { prompt: 'p' },
+      issues: [],
+      changed_fields: 0,
+    });
   }
   const ms = performance.now() - start;
-  console.log(`machine: ${Math.round((rounds * 3) / (ms / 1000)).toLocaleString()} transitions/s (start + 2 events, ${rounds} runs)`);
+  console.log(
+    `machine: ${Math.round((rounds * 3) / (ms / 1000)).toLocaleString()} transitions/s (start + 2 events, ${rounds} runs)`,
+  );
 }
 
 async function redisUp(url: string): Promise<boolean> {
@@ -84,7 +107,9 @@ async function benchHost(label: string, adminUrl: string, redisUrl: string | nul
   await migrate(sql);
   const prefix = `hitl-bench:${name}:`;
   const redis = redisUrl ? new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }) : null;
-  const cache = redis ? createRedisCache(redis, { prefix, ttlSeconds: 600 }) : createMemoryCache({ maxEntries: 10_000 });
+  const cache = redis
+    ? createRedisCache(redis, { prefix, ttlSeconds: 600 })
+    : createMemoryCache({ maxEntries: 10_000 });
   const bus = redisUrl ? createRedisBus(redisUrl, { prefix }) : createMemoryBus();
   const host = createRunHost({
     store: createPostgresStore(sql),
@@ -100,18 +125,22 @@ async function benchHost(label: string, adminUrl: string, redisUrl: string | nul
     const ids: string[] = [];
     const createLat: number[] = [];
     let t0 = performance.now();
-    await pool(Array.from({ length: N }, (_, i) => i), CONCURRENCY, async () => {
-      const s = performance.now();
-      const run = await host.createRun({
-        run_input: { prompt: 'bench', agent_tool_config: { 'echo-agent-tool': {} } },
-        config,
-        user_id: 'u',
-        session_id: null,
-        created_by: 'service:bench',
-      });
-      createLat.push(performance.now() - s);
-      ids.push(run.snapshot.context.run_id);
-    });
+    await pool(
+      Array.from({ length: N }, (_, i) => i),
+      CONCURRENCY,
+      async () => {
+        const s = performance.now();
+        const run = await host.createRun({
+          run_input: { prompt: 'bench', agent_tool_config: { 'echo-agent-tool': {} } },
+          config,
+          user_id: 'u',
+          session_id: null,
+          created_by: 'service:bench',
+        });
+        createLat.push(performance.now() - s);
+        ids.push(run.snapshot.context.run_id);
+      },
+    );
     const createMs = performance.now() - t0;
     // Wait until every run stopped for a human.
     const approvals = new Map<string, string>();
@@ -140,8 +169,12 @@ async function benchHost(label: string, adminUrl: string, redisUrl: string | nul
     const decideMs = performance.now() - t0;
     for (const l of [createLat, decideLat, readLat]) l.sort((a, b) => a - b);
     console.log(`host (${label}), ${N} runs, concurrency ${CONCURRENCY}:`);
-    console.log(`  create:  ${Math.round(N / (createMs / 1000))} runs/s   p50 ${pct(createLat, 50)}  p99 ${pct(createLat, 99)}`);
-    console.log(`  decide:  ${Math.round(N / (decideMs / 1000))} decisions/s   p50 ${pct(decideLat, 50)}  p99 ${pct(decideLat, 99)}`);
+    console.log(
+      `  create:  ${Math.round(N / (createMs / 1000))} runs/s   p50 ${pct(createLat, 50)}  p99 ${pct(createLat, 99)}`,
+    );
+    console.log(
+      `  decide:  ${Math.round(N / (decideMs / 1000))} decisions/s   p50 ${pct(decideLat, 50)}  p99 ${pct(decideLat, 99)}`,
+    );
     console.log(`  read view (cache): p50 ${pct(readLat, 50)}  p99 ${pct(readLat, 99)}`);
   } finally {
     await host.stop(2000);
