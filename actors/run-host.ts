@@ -51,6 +51,8 @@ export interface LoadedRun {
 }
 
 export type StampedEvent = RunEvent;
+/** The type of the event a commit logged: what the work that follows may assume. */
+export type CommitCause = RunEvent['type'] | 'run.created';
 export type EventFactory = (run: LoadedRun, stamp: (actor: string) => Stamp) => RunEvent | Promise<RunEvent>;
 export interface Stamp {
   at: string;
@@ -81,7 +83,7 @@ export function createRunCore(deps: RunHostDeps) {
   const locks = new Map<string, Promise<unknown>>();
   const local = new EventEmitter();
   local.setMaxListeners(0);
-  let afterCommit: (runId: string, next: RunSnapshot, recovered: boolean) => void = () => {};
+  let afterCommit: (runId: string, next: RunSnapshot, cause: CommitCause) => void = () => {};
 
   const stamp = (actor: string): Stamp => ({ at: now().toISOString(), actor, id: newId() });
 
@@ -136,9 +138,16 @@ export function createRunCore(deps: RunHostDeps) {
     return fromStore(runId);
   }
 
-  /** Reads for the API: never the local copy (another node may have moved on), cache then Postgres. */
+  /**
+   * Reads for the API: never the local copy (another node may have moved on). A cache entry serves
+   * only while no newer event is logged: an older one (left by a node cut off from Redis, or written
+   * late) must not hide an acknowledged change (read-your-writes, SPEC §2.6).
+   */
   async function read(runId: string): Promise<LoadedRun | null> {
-    return (await fromCache(runId)) ?? (await fromStore(runId));
+    const cached = await fromCache(runId);
+    if (cached && (await storeCall(() => deps.store.listEvents(runId, cached.seq, 1))).length === 0)
+      return cached;
+    return fromStore(runId);
   }
 
   async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
@@ -198,7 +207,7 @@ export function createRunCore(deps: RunHostDeps) {
     live.set(input.run_id, run);
     await cacheAfterCommit(input.run_id, run, envelope);
     await publish(messageFor(deps.node, null, snapshot, rows, createdBy));
-    afterCommit(input.run_id, snapshot, false);
+    afterCommit(input.run_id, snapshot, 'run.created');
     return run;
   }
 
@@ -216,7 +225,14 @@ export function createRunCore(deps: RunHostDeps) {
         if (!parsed.success) throw new HitlError('invalid_request', 'The event is malformed', parsed.error.issues);
         const event = parsed.data;
         const refused = refusal(cur.snapshot, event);
-        if (refused) throw new HitlError(refused.code, refused.message);
+        if (refused) {
+          // The local or cached copy may be behind another node's commit: only the record refuses.
+          if (attempt === 0) {
+            live.delete(runId);
+            continue;
+          }
+          throw new HitlError(refused.code, refused.message);
+        }
         const next = step(cur.snapshot, event);
         const rows = rowsFor(cur.snapshot, next, event, cur.seq + 1);
         const seq = cur.seq + rows.length;
@@ -256,7 +272,7 @@ export function createRunCore(deps: RunHostDeps) {
         live.set(runId, run);
         await cacheAfterCommit(runId, run, envelope);
         await publish(messageFor(deps.node, cur.snapshot, next, rows, cur.created_by));
-        afterCommit(runId, next, event.type === 'run.recovered');
+        afterCommit(runId, next, event.type);
         return run;
       }
       throw new HitlError('conflict', 'The run changed concurrently; try again');
@@ -296,7 +312,7 @@ export function createRunCore(deps: RunHostDeps) {
     subscribe,
     storeCall,
     liveCount: () => live.size(),
-    onCommit(fn: (runId: string, next: RunSnapshot, recovered: boolean) => void) {
+    onCommit(fn: (runId: string, next: RunSnapshot, cause: CommitCause) => void) {
       afterCommit = fn;
     },
   };

@@ -11,6 +11,12 @@ export interface TimerOptions {
   recoveryMs?: number;
   /** Polling cadence for an in-flight prediction (longer when webhooks are on). */
   pollMs?: number;
+  /**
+   * How long a claimed timer is left to its node. A node that dies holding a claim delays the timer
+   * by this much, so it is short enough for a deadline to fire within 5 s (SPEC §2.4); handling that
+   * outlasts it may run twice on two nodes, which the run's seq and refusals make harmless.
+   */
+  claimMs?: number;
   /** Standalone approvals' deadlines are handled by their own service. */
   onApprovalDeadline?: (timer: DueTimer) => Promise<void>;
 }
@@ -23,6 +29,7 @@ export function createRunTimers(core: RunCore, worker: RunWorker, opts: TimerOpt
   const tickMs = opts.tickMs ?? 250;
   const recoveryMs = opts.recoveryMs ?? 2000;
   const pollMs = opts.pollMs ?? 1000;
+  const claimMs = opts.claimMs ?? 3000;
   const handles: NodeJS.Timeout[] = [];
   let stopped = false;
   let ticking = false;
@@ -121,7 +128,8 @@ export function createRunTimers(core: RunCore, worker: RunWorker, opts: TimerOpt
     if (ticking || stopped) return;
     ticking = true;
     try {
-      const due = await core.deps.store.claimDueTimers(core.deps.node, 50, 30_000);
+      const due = await core.deps.store.claimDueTimers(core.deps.node, 50, claimMs);
+      if (due.length > 0) core.deps.fault?.('after_claim');
       await Promise.all(due.map((t) => handle(t)));
     } catch (err) {
       core.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'timer tick failed');

@@ -3,7 +3,7 @@ import type { RunSnapshot } from '../machines/run-state.ts';
 import { workFor } from '../machines/run-work.ts';
 import { HitlError } from './errors.ts';
 import { type PredictionState, type Provider, ProviderError } from './providers/types.ts';
-import { isRefusal, type RunCore } from './run-host.ts';
+import { type CommitCause, isRefusal, type RunCore } from './run-host.ts';
 
 type PredictionErrorCode = Extract<RunEvent, { type: 'prediction.error' }>['code'];
 
@@ -17,11 +17,13 @@ const CODE_OF: Record<ProviderError['kind'], PredictionErrorCode> = {
 
 /**
  * Runs the work a committed state asks for (SPEC §2.6) and feeds outcomes back as events.
- * Work is safe to run twice: a recovered `submit` never resubmits, it declares the outcome unknown.
+ * Work is safe to run twice: a submission is sent only by the commit that logged its attempt; a
+ * recovered `submit` never resubmits, it declares the outcome unknown.
  */
 export function createRunWorker(core: RunCore, opts: { webhookUrl?: (runId: string) => string | undefined } = {}) {
   const inFlight = new Set<Promise<void>>();
-  const busy = new Set<string>();
+  // Runs with work in flight here, counted: work started by a commit of earlier work outlives it.
+  const busy = new Map<string, number>();
 
   function providerOf(snapshot: RunSnapshot): Provider {
     const p = core.deps.providers.get(snapshot.context.provider);
@@ -40,7 +42,7 @@ export function createRunWorker(core: RunCore, opts: { webhookUrl?: (runId: stri
     }
   }
 
-  async function doWork(runId: string, snapshot: RunSnapshot, recovered: boolean): Promise<void> {
+  async function doWork(runId: string, snapshot: RunSnapshot, cause: CommitCause): Promise<void> {
     const work = workFor(snapshot);
     if (!work) return;
     const ctx = snapshot.context;
@@ -69,7 +71,7 @@ export function createRunWorker(core: RunCore, opts: { webhookUrl?: (runId: stri
         await offer(runId, (s) => ({ type: 'prediction.submitting', ...s, attempt: work.attempt }));
         return;
       case 'submit':
-        if (recovered) {
+        if (cause === 'run.recovered') {
           // The previous owner died after logging the submission: a prediction may exist. Never resubmit.
           await offer(runId, (s) => ({
             type: 'prediction.error',
@@ -80,6 +82,10 @@ export function createRunWorker(core: RunCore, opts: { webhookUrl?: (runId: stri
           }));
           return;
         }
+        // Reached another way (a resume while the request is out, maybe on another node), the attempt
+        // is someone's already: its sender logs the outcome, or the lease runs out and recovery
+        // declares it unknown. Sending it again could create a second prediction.
+        if (cause !== 'prediction.submitting') return;
         await submit(runId, snapshot, provider, actor);
         return;
     }
@@ -157,27 +163,55 @@ export function createRunWorker(core: RunCore, opts: { webhookUrl?: (runId: stri
   }
 
   /** Start the work for a committed state in the background (tracked so shutdown can wait). */
-  function kick(runId: string, snapshot: RunSnapshot, recovered: boolean): void {
+  function kick(runId: string, snapshot: RunSnapshot, cause: CommitCause): void {
     if (!workFor(snapshot)) return;
-    const p = (async () => {
-      busy.add(runId);
-      try {
-        await doWork(runId, snapshot, recovered);
-      } catch (err) {
-        core.log.error({ run_id: runId, err: err instanceof Error ? err.message : String(err) }, 'run work failed');
-      } finally {
-        busy.delete(runId);
-      }
-    })();
+    track(
+      (async () => {
+        busy.set(runId, (busy.get(runId) ?? 0) + 1);
+        try {
+          await doWork(runId, snapshot, cause);
+        } catch (err) {
+          core.log.error(
+            { run_id: runId, err: err instanceof Error ? err.message : String(err) },
+            'run work failed',
+          );
+        } finally {
+          const left = (busy.get(runId) ?? 1) - 1;
+          if (left > 0) busy.set(runId, left);
+          else busy.delete(runId);
+        }
+      })(),
+    );
+  }
+
+  /** Keep background work in sight so shutdown can wait for it. */
+  function track(p: Promise<void>): void {
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
   }
 
+  /** SPEC §2.5: a cancelled run's unfinished prediction is cancelled at the provider (best effort). */
+  function cancelPrediction(runId: string, snapshot: RunSnapshot): void {
+    const prediction = snapshot.context.prediction;
+    if (!prediction || prediction.completed_at !== null) return;
+    track(
+      providerOf(snapshot)
+        .cancel(prediction.id)
+        .catch((err: unknown) => {
+          core.log.warn(
+            { run_id: runId, err: err instanceof Error ? err.message : String(err) },
+            'prediction cancel failed',
+          );
+        }),
+    );
+  }
+
   return {
     kick,
+    cancelPrediction,
     onPredictionState,
     providerOf,
-    busyRuns: () => [...busy],
+    busyRuns: () => [...busy.keys()],
     /** Wait for in-flight work, at most `ms`. */
     async drain(ms: number): Promise<void> {
       const timeout = new Promise<void>((r) => setTimeout(r, ms).unref());

@@ -38,7 +38,7 @@ export function createRunHost(opts: RunHostOptions) {
   const core = createRunCore(opts);
   const worker = createRunWorker(core, opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {});
   const timers = createRunTimers(core, worker, opts.timers);
-  core.onCommit((runId, next, recovered) => worker.kick(runId, next, recovered));
+  core.onCommit((runId, next, cause) => worker.kick(runId, next, cause));
 
   async function createRun(req: CreateRunRequest): Promise<LoadedRun> {
     const toolConfig = req.run_input.agent_tool_config;
@@ -80,9 +80,15 @@ export function createRunHost(opts: RunHostOptions) {
     return core.apply(runId, (run, stamp) => decisionEvent(run, req, stamp(actor), worker));
   }
 
-  function control(runId: string, op: 'pause' | 'resume' | 'cancel', actor: string, reason?: string) {
+  async function control(runId: string, op: 'pause' | 'resume' | 'cancel', actor: string, reason?: string) {
     const type = op === 'pause' ? 'run.paused' : op === 'resume' ? 'run.resumed' : 'run.cancelled';
-    return core.apply(runId, (_run, stamp) => ({ type, ...stamp(actor), ...(reason ? { reason } : {}) }) as never);
+    const run = await core.apply(
+      runId,
+      (_run, stamp) => ({ type, ...stamp(actor), ...(reason ? { reason } : {}) }) as never,
+    );
+    // SPEC §2.5: cancelling a run also cancels its in-flight prediction.
+    if (op === 'cancel') worker.cancelPrediction(runId, run.snapshot);
+    return run;
   }
 
   /** Replay the whole log through the machine and compare with the stored snapshot. */

@@ -1,0 +1,55 @@
+import type { ApprovalService } from '../actors/approvals.ts';
+import { HitlError } from '../actors/errors.ts';
+import type { LoadedRun } from '../actors/run-host.ts';
+import type { RunHost } from '../actors/runs.ts';
+import type { Approval } from '../machines/schemas.ts';
+import { canDecide, canRead, type Principal } from './auth.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids are UUIDs; a malformed one is simply not found (SPEC §3), without asking any store. */
+export const isUuid = (id: string): boolean => UUID.test(id);
+
+/** Who may read a run: its user and whoever may decide its approvals (SPEC §7). */
+export function runAudience(run: LoadedRun) {
+  const ctx = run.snapshot.context;
+  return { user_id: ctx.user_id, reviewers: ctx.config.reviewers };
+}
+
+/** Load a run the caller may read: 404 run_not_found, then 403 forbidden. */
+export async function readableRun(host: RunHost, id: string, p: Principal): Promise<LoadedRun> {
+  if (!isUuid(id)) throw new HitlError('run_not_found', `Run ${id} not found`);
+  const run = await host.mustRead(id);
+  if (!canRead(p, runAudience(run))) throw new HitlError('forbidden', 'You may not read this run');
+  return run;
+}
+
+/** Load a run that exists (404 run_not_found); permission is checked by the caller. */
+export async function existingRun(host: RunHost, id: string): Promise<LoadedRun> {
+  if (!isUuid(id)) throw new HitlError('run_not_found', `Run ${id} not found`);
+  return host.mustRead(id);
+}
+
+/** Load an approval (404 approval_not_found), optionally requiring it to be a checkpoint of `runId`. */
+export async function existingApproval(
+  approvals: ApprovalService,
+  id: string,
+  runId?: string,
+): Promise<Approval> {
+  const found = isUuid(id) ? await approvals.get(id) : null;
+  const isCheckpoint = found?.approval.checkpoint_type !== 'browser_action_approval';
+  if (!found || (runId !== undefined && (found.approval.run_id !== runId || !isCheckpoint))) {
+    throw new HitlError('approval_not_found', `Approval ${id} not found${runId ? ` for run ${runId}` : ''}`);
+  }
+  return found.approval;
+}
+
+/** Who may see an approval: whoever may decide it, and its end user. */
+export function canSeeApproval(p: Principal, a: Approval): boolean {
+  return canDecide(p, a) || (p.kind === 'reviewer' && a.user_id === p.sub);
+}
+
+/** 403 unless the caller may decide this approval. */
+export function assertMayDecide(p: Principal, a: Approval): void {
+  if (!canDecide(p, a)) throw new HitlError('forbidden', 'You may not decide this approval');
+}

@@ -1,0 +1,136 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { matchedRoutes } from 'hono/route';
+import { secureHeaders } from 'hono/secure-headers';
+import type { ApprovalService } from '../actors/approvals.ts';
+import type { Logger } from '../actors/run-host.ts';
+import type { RunHost } from '../actors/runs.ts';
+import { createApi } from './api.ts';
+import type { Auth } from './auth.ts';
+import { authenticate } from './authn.ts';
+import type { HttpLimits, RouteDeps } from './deps.ts';
+import type { AppEnv } from './env.ts';
+import { errorResponse, toErrorResponse } from './errors.ts';
+import { createIdempotency } from './idempotency.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { openApiDocument } from './openapi.ts';
+import { createFailureLimiter, type FailureLimitOptions } from './rate-limit.ts';
+import { approvalRoutes } from './routes/approvals.ts';
+import { miscRoutes } from './routes/misc.ts';
+import { runControlRoutes } from './routes/run-control.ts';
+import { runEventRoutes } from './routes/run-events.ts';
+import { runCreateRoutes } from './routes/runs-create.ts';
+import { runReadRoutes } from './routes/runs-read.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
+import { AnyJson } from './schemas.ts';
+import { createFrameHandler } from './ws-frames.ts';
+
+/** What the HTTP app is built from; everything but the runtime has a default. */
+export interface AppOptions {
+  host: RunHost;
+  approvals: ApprovalService;
+  auth: Auth;
+  log?: Logger;
+  /** `HITL_PUBLIC_URL` (links in responses). */
+  publicUrl?: string | undefined;
+  /** `REPLICATE_WEBHOOK_SECRET`. */
+  webhookSecret?: string | undefined;
+  /** Made here when absent (then `wsCount` feeds its WebSocket gauge). */
+  metrics?: Metrics;
+  wsCount?: () => number;
+  limits?: Partial<HttpLimits>;
+  failedAuth?: FailureLimitOptions;
+  /** Aborted when shutdown begins: new requests get 503 (kept-alive connections included). */
+  draining?: AbortSignal;
+  /** Aborted once in-flight work had its grace: long-polls answer with the current state, streams end. */
+  shutdown?: AbortSignal;
+  now?: () => number;
+  /** Shown in /openapi.json. */
+  version?: string;
+}
+
+const silent: Logger = { info() {}, warn() {}, error() {} };
+
+/** The Hono app of SPEC §3: one route table, one auth middleware, one error boundary. */
+export function createApp(opts: AppOptions): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const api = createApi(app);
+  const log = opts.log ?? silent;
+  const limits: HttpLimits = {
+    longPollMaxMs: 55_000,
+    heartbeatMs: 15_000,
+    teamsTimeoutMs: 300_000,
+    maxBodyBytes: 1024 * 1024,
+    webhookToleranceMs: 300_000,
+    ...opts.limits,
+  };
+  const metrics =
+    opts.metrics ?? createMetrics({ host: opts.host, ...(opts.wsCount ? { wsCount: opts.wsCount } : {}) });
+  const deps: RouteDeps = {
+    host: opts.host,
+    approvals: opts.approvals,
+    log,
+    frames: createFrameHandler({ host: opts.host, approvals: opts.approvals, log }),
+    metrics,
+    limiter: createFailureLimiter(opts.failedAuth),
+    limits,
+    publicUrl: opts.publicUrl,
+    webhookSecret: opts.webhookSecret,
+    shutdown: opts.shutdown ?? new AbortController().signal,
+    now: opts.now ?? Date.now,
+  };
+  const anonymous = new Set<string>();
+
+  app.use(secureHeaders());
+  app.use(async (c, next) => {
+    // Stop accepting: a load balancer sees /readyz fail and retries elsewhere.
+    if (opts.draining?.aborted && c.req.path !== '/healthz') {
+      c.header('Connection', 'close');
+      return errorResponse(c, 'unavailable', 'The server is shutting down');
+    }
+    return next();
+  });
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    const route = [...matchedRoutes(c)].reverse().find((r) => r.method !== 'ALL')?.path ?? 'unmatched';
+    metrics.observeHttp(c.req.method, route, c.res.status, (performance.now() - started) / 1000);
+  });
+  // SPEC §3 precedence: 401 before 413 before anything a route checks.
+  app.use(authenticate({ auth: opts.auth, limiter: deps.limiter, anonymous: (path) => anonymous.has(path) }));
+  app.use(
+    bodyLimit({
+      maxSize: limits.maxBodyBytes,
+      onError: (c) =>
+        errorResponse(c, 'payload_too_large', `The request body is over ${limits.maxBodyBytes} bytes`),
+    }),
+  );
+
+  const idempotency = createIdempotency(opts.host);
+  runCreateRoutes(api, deps, idempotency);
+  runReadRoutes(api, deps);
+  runEventRoutes(api, deps);
+  runControlRoutes(api, deps);
+  approvalRoutes(api, deps, idempotency);
+  webhookRoutes(api, deps);
+  miscRoutes(api, deps);
+  let document: Record<string, unknown> | null = null;
+  api.add(
+    {
+      method: 'get',
+      path: '/openapi.json',
+      tag: 'operations',
+      summary: 'This OpenAPI document',
+      responses: { 200: AnyJson },
+    },
+    (c) => {
+      document ??= openApiDocument(api.specs, opts.version ?? '0.1.0');
+      return c.json(document);
+    },
+  );
+  for (const spec of api.specs) if (spec.auth !== undefined) anonymous.add(spec.path);
+
+  app.notFound((c) => errorResponse(c, 'not_found', `No route for ${c.req.method} ${c.req.path}`));
+  app.onError((err, c) => toErrorResponse(c, err, log));
+  return app;
+}

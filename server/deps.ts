@@ -1,0 +1,50 @@
+import type { ApprovalService } from '../actors/approvals.ts';
+import type { Logger } from '../actors/run-host.ts';
+import type { RunHost } from '../actors/runs.ts';
+import type { Auth } from './auth.ts';
+import type { Metrics } from './metrics.ts';
+import type { FailureLimiter } from './rate-limit.ts';
+import type { FrameHandler } from './ws-frames.ts';
+
+/** Tunables of the HTTP layer; defaults are SPEC values, tests make them short. */
+export interface HttpLimits {
+  /** Cap of `?timeout=` / `?wait=` long-polls (default 55 s). */
+  longPollMaxMs: number;
+  /** SSE heartbeat period (default 15 s). */
+  heartbeatMs: number;
+  /** Default wait of the legacy `POST /teams/run` (default 300 s). */
+  teamsTimeoutMs: number;
+  /** Request body cap (default 1 MiB). */
+  maxBodyBytes: number;
+  /** Webhook timestamps older or newer than this are refused (default 300 s). */
+  webhookToleranceMs: number;
+}
+
+/** What the route modules get from `createApp`. */
+export interface RouteDeps {
+  host: RunHost;
+  approvals: ApprovalService;
+  log: Logger;
+  frames: FrameHandler;
+  metrics: Metrics;
+  limiter: FailureLimiter;
+  limits: HttpLimits;
+  /** `HITL_PUBLIC_URL`: the base of `websocket_url` / `events_url`; else the request's origin. */
+  publicUrl: string | undefined;
+  /** `REPLICATE_WEBHOOK_SECRET` (`whsec_…`); without it every webhook is refused. */
+  webhookSecret: string | undefined;
+  /** Aborted when the server shuts down: long-polls answer, streams end. */
+  shutdown: AbortSignal;
+  now: () => number;
+}
+
+/** Base URLs for links in responses. */
+export function baseUrls(
+  deps: Pick<RouteDeps, 'publicUrl'>,
+  requestUrl: string,
+): { http: string; ws: string } {
+  const http = (deps.publicUrl ?? new URL(requestUrl).origin).replace(/\/+$/, '');
+  return { http, ws: http.replace(/^http/, 'ws') };
+}
+
+export type { Auth };

@@ -1,0 +1,9 @@
+import type { HttpBindings } from '@hono/node-server';
+import type { Principal } from './auth.ts';
+
+/** Hono environment of the app: the caller, set by the auth middleware. */
+export interface AppEnv {
+  /** Absent under `app.request` in tests: there is no Node socket then. */
+  Bindings: Partial<HttpBindings>;
+  Variables: { principal: Principal };
+}

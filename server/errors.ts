@@ -1,0 +1,77 @@
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { z } from 'zod';
+import { HitlError, type HitlErrorCode } from '../actors/errors.ts';
+
+/** Every runtime error code → its HTTP status (SPEC §3); one table, checked by the compiler. */
+export const STATUS_OF = {
+  unauthorized: 401,
+  payload_too_large: 413,
+  invalid_json: 400,
+  invalid_request: 422,
+  run_not_found: 404,
+  approval_not_found: 404,
+  forbidden: 403,
+  run_terminal: 409,
+  approval_not_pending: 409,
+  invalid_transition: 409,
+  invalid_action: 422,
+  invalid_edits: 422,
+  unsupported_provider: 400,
+  provider_not_configured: 400,
+  idempotency_conflict: 409,
+  not_found: 404,
+  rate_limited: 429,
+  unavailable: 503,
+  conflict: 409,
+} as const satisfies Record<HitlErrorCode, ContentfulStatusCode>;
+
+/** The error body of SPEC §3; `detail` is kept for clients of the original FastAPI service. */
+export function errorBody(code: string, message: string, details?: unknown) {
+  return { error: { code, message, ...(details === undefined ? {} : { details }) }, detail: message };
+}
+
+/** A JSON error response for a runtime error code. */
+export function errorResponse(c: Context, code: HitlErrorCode, message: string, details?: unknown): Response {
+  return c.json(errorBody(code, message, details), STATUS_OF[code]);
+}
+
+/** A zod failure as `422 invalid_request`, naming each failing field (`where` prefixes the path). */
+export function invalidRequest(error: z.ZodError, where = ''): HitlError {
+  const issues = error.issues.map((i) => ({
+    field: [where, ...i.path.map(String)].filter(Boolean).join('.') || '(body)',
+    message: i.message,
+    code: i.code,
+  }));
+  const fields = [...new Set(issues.map((i) => i.field))];
+  return new HitlError('invalid_request', `Invalid request: ${fields.join(', ')}`, { fields, issues });
+}
+
+/** StoreErrors are not imported here (server/ never imports persistence/): recognised by shape. */
+function storeErrorCode(err: unknown): string | null {
+  if (err instanceof Error && err.name === 'StoreError' && 'code' in err && typeof err.code === 'string') {
+    return err.code;
+  }
+  return null;
+}
+
+/** Map anything thrown by a route to the wire error; unknown errors become 500 and are logged. */
+export function toErrorResponse(
+  c: Context,
+  err: unknown,
+  log: { error(obj: object, msg?: string): void },
+): Response {
+  if (err instanceof HitlError) return errorResponse(c, err.code, err.message, err.details);
+  if (err instanceof z.ZodError) {
+    const e = invalidRequest(err);
+    return errorResponse(c, e.code, e.message, e.details);
+  }
+  const storeCode = storeErrorCode(err);
+  if (storeCode === 'invalid_cursor')
+    return errorResponse(c, 'invalid_request', 'Invalid cursor', { fields: ['cursor'] });
+  if (storeCode === 'unavailable') {
+    return errorResponse(c, 'unavailable', 'The database is unavailable; nothing was accepted');
+  }
+  log.error({ err: err instanceof Error ? err.message : String(err), path: c.req.path }, 'unhandled error');
+  return c.json(errorBody('internal_error', 'Internal server error'), 500);
+}

@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import type { Context } from 'hono';
+import { canonical } from '../actors/canonical.ts';
+import { HitlError } from '../actors/errors.ts';
+import type { RunHost } from '../actors/runs.ts';
+import type { Principal } from './auth.ts';
+import type { AppEnv } from './env.ts';
+
+const KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** What a create route answers; stored under the Idempotency-Key. */
+export interface Produced {
+  status: 200 | 201 | 202;
+  body: Record<string, unknown>;
+}
+
+/**
+ * `Idempotency-Key` (SPEC §3): per service key, kept 24 h. Same key + same body → the stored
+ * response with `Idempotent-Replayed: true`; another body → 409 idempotency_conflict. Only
+ * successes are stored, so a failed request may be retried with the same key.
+ */
+export function createIdempotency(host: RunHost) {
+  // Two requests with one key on this node run one after the other, so the second replays the first.
+  const inFlight = new Map<string, Promise<unknown>>();
+
+  function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = inFlight.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => {});
+    inFlight.set(key, tail);
+    void tail.then(() => {
+      if (inFlight.get(key) === tail) inFlight.delete(key);
+    });
+    return run;
+  }
+
+  return {
+    run: (c: Context<AppEnv>, principal: Principal, produce: () => Promise<Produced>) =>
+      idempotent(c, host, principal, produce, serialised),
+  };
+}
+
+export type Idempotency = ReturnType<typeof createIdempotency>;
+
+async function idempotent(
+  c: Context<AppEnv>,
+  host: RunHost,
+  principal: Principal,
+  produce: () => Promise<Produced>,
+  serialised: <T>(key: string, fn: () => Promise<T>) => Promise<T>,
+): Promise<Response> {
+  const key = c.req.header('idempotency-key');
+  if (key === undefined || principal.kind !== 'service') {
+    const out = await produce();
+    return c.json(out.body, out.status);
+  }
+  if (!KEY.test(key)) {
+    throw new HitlError('invalid_request', 'Idempotency-Key must be 1 to 255 visible ASCII characters', {
+      fields: ['Idempotency-Key'],
+    });
+  }
+  const text = await c.req.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Validated before we get here; raw text is as good a fingerprint.
+  }
+  const url = new URL(c.req.url);
+  const query = [...url.searchParams.entries()].sort();
+  const hash = createHash('sha256')
+    .update(canonical({ method: c.req.method, path: url.pathname, query, body }))
+    .digest('hex');
+  return serialised(`${principal.keyId}\u0000${key}`, async () => {
+    const seen = await host.idempotency.get(principal.keyId, key);
+    if (seen) {
+      if (seen.body_hash !== hash) {
+        throw new HitlError(
+          'idempotency_conflict',
+          'This Idempotency-Key was used with another request body',
+        );
+      }
+      c.header('Idempotent-Replayed', 'true');
+      return c.json(seen.response, seen.status as Produced['status']);
+    }
+    const out = await produce();
+    await host.idempotency.put({
+      key_id: principal.keyId,
+      key,
+      body_hash: hash,
+      status: out.status,
+      response: out.body,
+      created_at: new Date().toISOString(),
+    });
+    return c.json(out.body, out.status);
+  });
+}

@@ -1,0 +1,197 @@
+import { HitlError } from '../../actors/errors.ts';
+import { type Approval, TERMINAL_STATUSES } from '../../machines/schemas.ts';
+import { assertMayDecide, canSeeApproval, existingApproval, existingRun } from '../access.ts';
+import type { Api } from '../api.ts';
+import { decisionActor, requireService } from '../authn.ts';
+import type { RouteDeps } from '../deps.ts';
+import type { Idempotency } from '../idempotency.ts';
+import {
+  ApprovalResponse,
+  ApprovalWaitQuery,
+  CancelApprovalResponse,
+  DecisionResponse,
+  ErrorResponse,
+  Paged,
+  PendingQuery,
+  ReasonBody,
+  RespondBody,
+  StandaloneBody,
+} from '../schemas.ts';
+import { waitUntil } from '../wait.ts';
+import { decisionFields, runState } from './run-control.ts';
+
+const ERRORS = {
+  401: ErrorResponse,
+  403: ErrorResponse,
+  404: ErrorResponse,
+  409: ErrorResponse,
+  422: ErrorResponse,
+};
+
+const isCheckpoint = (a: Approval) => a.run_id !== null && a.checkpoint_type !== 'browser_action_approval';
+
+/** Approvals by id: pending list, standalone creation, long-poll, respond, cancel (SPEC §3, §6). */
+export function approvalRoutes(api: Api, deps: RouteDeps, idempotency: Idempotency): void {
+  const { host, approvals } = deps;
+
+  api.add(
+    {
+      method: 'get',
+      path: '/hitl/approvals/pending',
+      tag: 'approvals',
+      summary: 'Pending approvals the caller may decide (never expired ones)',
+      query: PendingQuery,
+      responses: { 200: Paged('approvals'), 401: ErrorResponse, 422: ErrorResponse },
+    },
+    async (c, { query: q }) => {
+      const p = c.get('principal');
+      const page = await host.listPendingApprovals(
+        {
+          user_id: q.user_id,
+          session_id: q.session_id,
+          run_id: q.run_id,
+          ...(p.kind === 'reviewer' ? { reviewer: { sub: p.sub, roles: p.roles } } : {}),
+        },
+        q.limit,
+        q.cursor ?? null,
+      );
+      return c.json({
+        approvals: page.items.map((r) => r.approval),
+        total: page.total,
+        next_cursor: page.next_cursor,
+      });
+    },
+  );
+
+  api.add(
+    {
+      method: 'post',
+      path: '/hitl/approvals',
+      tag: 'approvals',
+      summary: 'Create a standalone approval (e.g. a browser action); Idempotency-Key supported',
+      body: StandaloneBody,
+      responses: { 201: ApprovalResponse, ...ERRORS },
+    },
+    async (c, { body }) => {
+      const p = c.get('principal');
+      if (body.run_id) await existingRun(host, body.run_id);
+      requireService(p, 'create approvals');
+      return idempotency.run(c, p, async () => {
+        const approval = await approvals.create(
+          {
+            checkpoint_type: body.checkpoint_type,
+            action_description: body.action_description,
+            context: body.context,
+            user_id: body.user_id ?? null,
+            session_id: body.session_id ?? null,
+            run_id: body.run_id ?? null,
+            ...(body.reviewers ? { reviewers: body.reviewers } : {}),
+            ...(body.actions ? { actions: body.actions } : {}),
+            timeout_seconds: body.timeout_seconds,
+          },
+          p.actor,
+        );
+        return { status: 201, body: approval };
+      });
+    },
+  );
+
+  api.add(
+    {
+      method: 'get',
+      path: '/hitl/approvals/{id}',
+      tag: 'approvals',
+      summary: 'An approval; ?wait= seconds (≤ 55) long-polls until it is decided, expired or cancelled',
+      query: ApprovalWaitQuery,
+      responses: { 200: ApprovalResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse },
+    },
+    async (c, { query }) => {
+      const id = c.req.param('id') ?? '';
+      const approval = await existingApproval(approvals, id);
+      if (!canSeeApproval(c.get('principal'), approval))
+        throw new HitlError('forbidden', 'You may not see this approval');
+      if (!query.wait || approval.status !== 'pending') return c.json(approval);
+      const done = await waitUntil(host, {
+        relevant: (m) =>
+          m.kind === 'approval' ? m.approval.approval_id === id : m.run_id === approval.run_id,
+        probe: async () => {
+          const cur = await approvals.get(id);
+          return cur && cur.approval.status !== 'pending' ? cur.approval : undefined;
+        },
+        timeoutMs: Math.min(query.wait * 1000, deps.limits.longPollMaxMs),
+        signal: deps.shutdown,
+      });
+      return c.json(done ?? (await existingApproval(approvals, id)));
+    },
+  );
+
+  api.add(
+    {
+      method: 'post',
+      path: '/hitl/approvals/{id}/respond',
+      tag: 'decisions',
+      summary: 'Decide any approval (run checkpoint or standalone)',
+      body: RespondBody,
+      responses: { 200: DecisionResponse, ...ERRORS },
+    },
+    async (c, { body }) => {
+      const received = deps.now();
+      const p = c.get('principal');
+      const id = c.req.param('id') ?? '';
+      const approval = await existingApproval(approvals, id);
+      assertMayDecide(p, approval);
+      const who = decisionActor(p, body.approved_by);
+      const fields = decisionFields(body);
+      const out = await approvals.respond(
+        id,
+        { ...fields, ...(who.on_behalf_of ? { on_behalf_of: who.on_behalf_of } : {}) },
+        who.actor,
+      );
+      deps.metrics.observeDecision((deps.now() - received) / 1000);
+      if (out.kind === 'run')
+        return c.json({ ...runState(host, out.run), approval_id: id, action: fields.action });
+      return c.json({
+        success: true,
+        run_id: out.approval.run_id,
+        approval_id: id,
+        action: fields.action,
+        status: out.approval.status,
+        current_step: null,
+        approval: out.approval,
+      });
+    },
+  );
+
+  api.add(
+    {
+      method: 'delete',
+      path: '/hitl/approvals/{id}',
+      tag: 'approvals',
+      summary: "Cancel a pending approval (a run checkpoint's: the run is cancelled)",
+      body: ReasonBody,
+      bodyOptional: true,
+      responses: { 200: CancelApprovalResponse, ...ERRORS },
+    },
+    async (c, { body }) => {
+      const p = c.get('principal');
+      const id = c.req.param('id') ?? '';
+      const approval = await existingApproval(approvals, id);
+      requireService(p, 'cancel approvals');
+      if (isCheckpoint(approval) && approval.run_id) {
+        // SPEC §3 precedence: a finished run answers run_terminal before approval_not_pending.
+        const run = host.view(await host.mustRead(approval.run_id));
+        if ((TERMINAL_STATUSES as readonly unknown[]).includes(run.status)) {
+          throw new HitlError('run_terminal', `The run is ${String(run.status)}`);
+        }
+      }
+      const cancelled = await approvals.cancel(id, p.actor, body.reason ?? undefined);
+      return c.json({
+        success: true,
+        approval_id: id,
+        run_id: cancelled.run_id,
+        status: cancelled.status,
+        approval: cancelled,
+      });
+    },
+  );
+}

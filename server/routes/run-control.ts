@@ -1,0 +1,115 @@
+import type { DecisionRequest } from '../../actors/run-decide.ts';
+import type { LoadedRun } from '../../actors/run-host.ts';
+import type { RunHost } from '../../actors/runs.ts';
+import type { DecisionAction } from '../../machines/schemas.ts';
+import { assertMayDecide, existingApproval, existingRun } from '../access.ts';
+import type { Api } from '../api.ts';
+import { decisionActor, requireService } from '../authn.ts';
+import type { RouteDeps } from '../deps.ts';
+import { ApproveBody, ControlResponse, DecisionResponse, ErrorResponse, ReasonBody } from '../schemas.ts';
+
+const CONTROL_ERRORS = {
+  401: ErrorResponse,
+  403: ErrorResponse,
+  404: ErrorResponse,
+  409: ErrorResponse,
+  422: ErrorResponse,
+};
+
+/** The fields of a decision body that become the runtime's DecisionRequest. */
+export function decisionFields(b: {
+  action?: DecisionAction | undefined;
+  approved?: boolean | undefined;
+  edits?: Record<string, unknown> | null | undefined;
+  reason?: string | null | undefined;
+  timestamp?: string | null | undefined;
+}): Omit<DecisionRequest, 'approval_id' | 'on_behalf_of'> {
+  return {
+    // The schema guarantees one of them; `approved` stands for approve / reject (SPEC §3).
+    action: b.action ?? (b.approved ? 'approve' : 'reject'),
+    ...(b.edits ? { edits: b.edits } : {}),
+    ...(typeof b.reason === 'string' ? { reason: b.reason } : {}),
+    ...(typeof b.timestamp === 'string' ? { client_timestamp: b.timestamp } : {}),
+  };
+}
+
+/** The answer to a control or a decision: where the run is now. */
+export function runState(host: RunHost, run: LoadedRun) {
+  const view = host.view(run);
+  return {
+    success: true as const,
+    run_id: view.run_id,
+    status: view.status,
+    current_step: view.current_step,
+  };
+}
+
+/** Decisions on a run's checkpoint, and pause / resume / cancel (SPEC §2.5). */
+export function runControlRoutes(api: Api, deps: RouteDeps): void {
+  const { host } = deps;
+
+  api.add(
+    {
+      method: 'post',
+      path: '/hitl/run/{id}/approve',
+      tag: 'decisions',
+      summary: "Decide the run's open approval: approve, edit, reject or retry",
+      body: ApproveBody,
+      responses: { 200: DecisionResponse, ...CONTROL_ERRORS },
+    },
+    async (c, { body }) => {
+      const received = deps.now();
+      const p = c.get('principal');
+      const runId = c.req.param('id') ?? '';
+      await existingRun(host, runId);
+      const approvalId = body.approval_id ?? body.approval_token ?? '';
+      const approval = await existingApproval(deps.approvals, approvalId, runId);
+      assertMayDecide(p, approval);
+      const who = decisionActor(p, body.approved_by);
+      const fields = decisionFields(body);
+      const run = await host.decide(
+        runId,
+        {
+          ...fields,
+          approval_id: approvalId,
+          ...(who.on_behalf_of ? { on_behalf_of: who.on_behalf_of } : {}),
+        },
+        who.actor,
+      );
+      deps.metrics.observeDecision((deps.now() - received) / 1000);
+      return c.json({ ...runState(host, run), approval_id: approvalId, action: fields.action });
+    },
+  );
+
+  const controls = [
+    { op: 'pause', method: 'post', path: '/hitl/run/{id}/pause', summary: 'Pause a queued or running run' },
+    { op: 'resume', method: 'post', path: '/hitl/run/{id}/resume', summary: 'Resume a paused run' },
+    {
+      op: 'cancel',
+      method: 'delete',
+      path: '/hitl/run/{id}',
+      summary: 'Cancel a run (and its open approval)',
+    },
+  ] as const;
+  for (const ctl of controls) {
+    api.add(
+      {
+        method: ctl.method,
+        path: ctl.path,
+        tag: 'runs',
+        summary: ctl.summary,
+        body: ReasonBody,
+        bodyOptional: true,
+        responses: { 200: ControlResponse, ...CONTROL_ERRORS },
+      },
+      async (c, { body }) => {
+        const p = c.get('principal');
+        const runId = c.req.param('id') ?? '';
+        await existingRun(host, runId);
+        requireService(p, `${ctl.op} runs`);
+        const run = await host.control(runId, ctl.op, p.actor, body.reason ?? undefined);
+        return c.json(runState(host, run));
+      },
+    );
+  }
+}

@@ -1,0 +1,173 @@
+import type { Context } from 'hono';
+import type { LoadedRun } from '../../actors/run-host.ts';
+import { effectiveConfig, type HitlConfigInput, TERMINAL_STATUSES } from '../../machines/schemas.ts';
+import type { Api } from '../api.ts';
+import type { Principal } from '../auth.ts';
+import { requireService } from '../authn.ts';
+import { baseUrls, type RouteDeps } from '../deps.ts';
+import type { AppEnv } from '../env.ts';
+import type { Idempotency } from '../idempotency.ts';
+import {
+  CreateRunBody,
+  ErrorResponse,
+  OwnerQuery,
+  RunCreatedResponse,
+  TeamsRunBody,
+  TeamsRunHitlBody,
+  TeamsRunQuery,
+  TeamsRunResponse,
+} from '../schemas.ts';
+import { waitUntil } from '../wait.ts';
+
+const CREATE_ERRORS = {
+  400: ErrorResponse,
+  401: ErrorResponse,
+  403: ErrorResponse,
+  409: ErrorResponse,
+  422: ErrorResponse,
+};
+
+interface StartRequest {
+  runInput: Record<string, unknown>;
+  config: HitlConfigInput | null | undefined;
+  /** Endpoint defaults (SPEC §2.1), under the caller's config. */
+  base: HitlConfigInput;
+  /** In order of precedence; the first non-empty wins (`run_input`'s comes last). */
+  userIds: Array<string | null | undefined>;
+  sessionIds: Array<string | null | undefined>;
+}
+
+const first = (values: Array<unknown>): string | null =>
+  (values.find((v) => typeof v === 'string' && v !== '') as string | undefined) ?? null;
+
+/** Run creation routes: `/hitl/run`, `/teams/run`, `/teams/run-hitl`. */
+export function runCreateRoutes(api: Api, deps: RouteDeps, idempotency: Idempotency): void {
+  const { host } = deps;
+
+  function start(p: Principal, req: StartRequest): Promise<LoadedRun> {
+    const userId = first([...req.userIds, req.runInput.user_id]);
+    const sessionId = first([...req.sessionIds, req.runInput.session_id]);
+    return host.createRun({
+      run_input: req.runInput,
+      config: effectiveConfig(req.config ?? undefined, userId, req.base),
+      user_id: userId,
+      session_id: sessionId,
+      created_by: p.actor,
+    });
+  }
+
+  function created(c: Context<AppEnv>, run: LoadedRun): Record<string, unknown> {
+    const view = host.view(run);
+    const id = String(view.run_id);
+    const urls = baseUrls(deps, c.req.url);
+    return {
+      run_id: id,
+      status: view.status,
+      current_step: view.current_step,
+      message: `Run created with policy ${String(view.policy)}`,
+      hitl_config: view.hitl_config,
+      websocket_url: `${urls.ws}/ws`,
+      events_url: `${urls.http}/hitl/runs/${id}/events`,
+    };
+  }
+
+  api.add(
+    {
+      method: 'post',
+      path: '/hitl/run',
+      tag: 'runs',
+      summary: 'Create a run (Idempotency-Key supported)',
+      body: CreateRunBody,
+      query: OwnerQuery,
+      responses: { 201: RunCreatedResponse, ...CREATE_ERRORS },
+    },
+    (c, { body, query }) => {
+      const p = c.get('principal');
+      requireService(p, 'create runs');
+      return idempotency.run(c, p, async () => {
+        const run = await start(p, {
+          runInput: body.run_input,
+          config: body.hitl_config,
+          base: {},
+          userIds: [body.user_id, query.user_id],
+          sessionIds: [body.session_id, query.session_id],
+        });
+        return { status: 201, body: created(c, run) };
+      });
+    },
+  );
+
+  api.add(
+    {
+      method: 'post',
+      path: '/teams/run-hitl',
+      tag: 'runs',
+      summary: 'Create a run with require_human at payload_review by default (legacy)',
+      body: TeamsRunHitlBody,
+      query: OwnerQuery,
+      responses: { 201: RunCreatedResponse, ...CREATE_ERRORS },
+    },
+    (c, { body, query }) => {
+      const p = c.get('principal');
+      requireService(p, 'create runs');
+      return idempotency.run(c, p, async () => {
+        const run = await start(p, {
+          runInput: body.run_input,
+          config: body.hitl_config,
+          base: { policy: 'require_human', allowed_steps: ['payload_review'] },
+          userIds: [query.user_id],
+          sessionIds: [query.session_id],
+        });
+        const out = created(c, run);
+        return { status: 201, body: { ...out, config: out.hitl_config } };
+      });
+    },
+  );
+
+  api.add(
+    {
+      method: 'post',
+      path: '/teams/run',
+      tag: 'runs',
+      summary:
+        'Legacy run: with enable_hitl as /hitl/run; without, waits for the result (200) or a human (202)',
+      body: TeamsRunBody,
+      query: TeamsRunQuery,
+      responses: { 200: TeamsRunResponse, 201: RunCreatedResponse, 202: TeamsRunResponse, ...CREATE_ERRORS },
+    },
+    async (c, { body, query }) => {
+      const p = c.get('principal');
+      requireService(p, 'create runs');
+      const { hitl_config, ...runInput } = body;
+      const req = { runInput, config: hitl_config, userIds: [query.user_id], sessionIds: [query.session_id] };
+      if (query.enable_hitl) {
+        return idempotency.run(c, p, async () => {
+          const run = await start(p, { ...req, base: { policy: 'auto_with_thresholds' } });
+          return { status: 201, body: { ...created(c, run), hitl_enabled: true } };
+        });
+      }
+      const run = await start(p, { ...req, base: { policy: 'auto' } });
+      const id = run.snapshot.context.run_id;
+      const timeoutMs = query.timeout !== undefined ? query.timeout * 1000 : deps.limits.teamsTimeoutMs;
+      const settled = await waitUntil(host, {
+        relevant: (m) => m.kind === 'run' && m.run_id === id,
+        probe: async () => {
+          const cur = await host.read(id);
+          const view = cur ? host.view(cur) : null;
+          return view && (view.status === 'awaiting_human' || isTerminal(view.status)) ? view : undefined;
+        },
+        timeoutMs,
+        signal: deps.shutdown,
+      });
+      const view = settled ?? host.view(await host.mustRead(id));
+      if (isTerminal(view.status)) {
+        return c.json({ run_id: id, status: view.status, result: view.final_result, error: view.error }, 200);
+      }
+      return c.json({ run_id: id, status: view.status, approval: view.approval ?? null }, 202);
+    },
+  );
+}
+
+function isTerminal(status: unknown): boolean {
+  return (TERMINAL_STATUSES as readonly unknown[]).includes(status);
+}

@@ -1,0 +1,65 @@
+import { HitlError } from '../../actors/errors.ts';
+import { toPredictionState } from '../../actors/providers/replicate-prediction.ts';
+import type { PredictionState } from '../../actors/providers/types.ts';
+import { isUuid } from '../access.ts';
+import type { Api } from '../api.ts';
+import { assertNotBlocked, clientAddress } from '../authn.ts';
+import type { RouteDeps } from '../deps.ts';
+import { AnyJson, ErrorResponse, WebhookQuery } from '../schemas.ts';
+import { verifyWebhook } from '../webhook-verify.ts';
+
+/**
+ * `POST /webhooks/replicate?run_id=…`: the run host gives Replicate this URL per run. Checked on
+ * the raw body before anything is read or stored; a refused one changes nothing (SPEC §5).
+ */
+export function webhookRoutes(api: Api, deps: RouteDeps): void {
+  const { host } = deps;
+  api.add(
+    {
+      method: 'post',
+      path: '/webhooks/replicate',
+      tag: 'providers',
+      summary: 'Replicate prediction webhooks (Standard Webhooks signature, 5 min tolerance, ids seen once)',
+      auth: 'webhook',
+      query: WebhookQuery,
+      docBody: AnyJson,
+      responses: {
+        200: AnyJson,
+        400: ErrorResponse,
+        401: ErrorResponse,
+        404: ErrorResponse,
+        429: ErrorResponse,
+      },
+    },
+    async (c, { query }) => {
+      assertNotBlocked(c, deps.limiter);
+      const raw = await c.req.text();
+      const headers = {
+        id: c.req.header('webhook-id'),
+        timestamp: c.req.header('webhook-timestamp'),
+        signature: c.req.header('webhook-signature'),
+      };
+      const verdict = deps.webhookSecret
+        ? verifyWebhook(deps.webhookSecret, headers, raw, deps.now(), deps.limits.webhookToleranceMs)
+        : { ok: false as const, reason: 'webhooks are not configured' };
+      if (!verdict.ok) {
+        deps.limiter.fail(clientAddress(c));
+        deps.log.warn({ reason: verdict.reason }, 'webhook refused');
+        throw new HitlError('unauthorized', `Webhook refused: ${verdict.reason}`);
+      }
+      const runId = query.run_id ?? '';
+      if (!isUuid(runId) || !(await host.read(runId)))
+        throw new HitlError('run_not_found', `Run ${runId} not found`);
+      let state: PredictionState;
+      try {
+        state = toPredictionState(JSON.parse(raw));
+      } catch {
+        throw new HitlError('invalid_request', 'The webhook body is not a prediction');
+      }
+      // Remembered only once it is known to be genuine, so forgeries cannot burn ids.
+      if (!(await host.rememberWebhook(headers.id ?? ''))) return c.json({ received: true, duplicate: true });
+      await host.onPredictionState(runId, state);
+      return c.json({ received: true, duplicate: false });
+    },
+  );
+}
