@@ -36,7 +36,10 @@ export function createApprovalService(host: RunHost) {
     if (row.envelope?.machine_version !== APPROVAL_MACHINE_VERSION) {
       throw new HitlError('unavailable', 'Stored approval has an unknown machine version');
     }
-    return createActor(approvalMachine, { snapshot: row.envelope.snapshot as never, input: undefined as never }).getSnapshot();
+    return createActor(approvalMachine, {
+      snapshot: row.envelope.snapshot as never,
+      input: undefined as never,
+    }).getSnapshot();
   }
 
   function wire(row: ApprovalRow, snapshot: ApprovalSnapshot): Approval {
@@ -54,7 +57,12 @@ export function createApprovalService(host: RunHost) {
     const s = core.stamp(createdBy);
     const expires_at = new Date(Date.parse(s.at) + req.timeout_seconds * 1000).toISOString();
     const actions = req.actions && req.actions.length > 0 ? req.actions : [...DEFAULT_STANDALONE_ACTIONS];
-    const [snapshot] = initialTransition(approvalMachine, { approval_id: s.id, created_at: s.at, expires_at, actions });
+    const [snapshot] = initialTransition(approvalMachine, {
+      approval_id: s.id,
+      created_at: s.at,
+      expires_at,
+      actions,
+    });
     const approval: Approval = {
       approval_id: s.id,
       approval_token: s.id,
@@ -84,11 +92,22 @@ export function createApprovalService(host: RunHost) {
       created_at: s.at,
       expires_at,
       approval: approval as unknown as Record<string, unknown>,
-      envelope: { machine_version: APPROVAL_MACHINE_VERSION, snapshot: approvalMachine.getPersistedSnapshot(snapshot) },
+      envelope: {
+        machine_version: APPROVAL_MACHINE_VERSION,
+        snapshot: approvalMachine.getPersistedSnapshot(snapshot),
+      },
       version: 1,
     };
-    await core.storeCall(() => store.createApproval(row, { kind: 'approval_deadline', key: s.id, fire_at: expires_at }));
-    await core.publish({ kind: 'approval', node: core.deps.node, approval, created_by: createdBy, resolved: null });
+    await core.storeCall(() =>
+      store.createApproval(row, { kind: 'approval_deadline', key: s.id, fire_at: expires_at }),
+    );
+    await core.publish({
+      kind: 'approval',
+      node: core.deps.node,
+      approval,
+      created_by: createdBy,
+      resolved: null,
+    });
     return approval;
   }
 
@@ -101,7 +120,10 @@ export function createApprovalService(host: RunHost) {
   }
 
   /** Apply an event to a standalone approval with compare-and-set on its version. */
-  async function applyStandalone(approvalId: string, make: (row: ApprovalRow) => ApprovalEvent): Promise<Approval> {
+  async function applyStandalone(
+    approvalId: string,
+    make: (row: ApprovalRow) => ApprovalEvent,
+  ): Promise<Approval> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const row = await core.storeCall(() => store.getApproval(approvalId));
       if (!row) throw new HitlError('approval_not_found', `Approval ${approvalId} not found`);
@@ -115,7 +137,10 @@ export function createApprovalService(host: RunHost) {
         ...row,
         status: next.context.status,
         approval: approval as unknown as Record<string, unknown>,
-        envelope: { machine_version: APPROVAL_MACHINE_VERSION, snapshot: approvalMachine.getPersistedSnapshot(next) },
+        envelope: {
+          machine_version: APPROVAL_MACHINE_VERSION,
+          snapshot: approvalMachine.getPersistedSnapshot(next),
+        },
         version: row.version + 1,
       };
       try {
@@ -188,11 +213,19 @@ export function createApprovalService(host: RunHost) {
 
   /** The durable deadline of a standalone approval fired (exactly once, via the timers table). */
   async function onDeadline(timer: DueTimer): Promise<void> {
-    await applyStandalone(timer.key, () => ({ type: 'approval.expired', ...stampFor('system:timeout'), approval_id: timer.key })).catch(
-      (err: unknown) => {
-        if (!(err instanceof HitlError && (err.code === 'approval_not_pending' || err.code === 'approval_not_found'))) throw err;
-      },
-    );
+    await applyStandalone(timer.key, () => ({
+      type: 'approval.expired',
+      ...stampFor('system:timeout'),
+      approval_id: timer.key,
+    })).catch((err: unknown) => {
+      if (
+        !(
+          err instanceof HitlError &&
+          (err.code === 'approval_not_pending' || err.code === 'approval_not_found')
+        )
+      )
+        throw err;
+    });
   }
 
   return { create, get, respond, cancel, onDeadline };

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { type RunCreated, RunEvent } from '../machines/run-events.ts';
 import { RUN_MACHINE_VERSION } from '../machines/run-machine.ts';
 import { restore, startRun, step } from '../machines/run-replay.ts';
-import { currentStep, refusal, runStatus, type RunSnapshot } from '../machines/run-state.ts';
+import { currentStep, type RunSnapshot, refusal, runStatus } from '../machines/run-state.ts';
 import { runView } from '../machines/run-view.ts';
 import { timersFor, workFor } from '../machines/run-work.ts';
 import {
@@ -15,8 +15,8 @@ import {
   StoreError,
 } from '../persistence/types.ts';
 import { HitlError } from './errors.ts';
-import type { ProviderRegistry } from './providers/registry.ts';
 import { createLru } from './lru.ts';
+import type { ProviderRegistry } from './providers/registry.ts';
 import type { HostMessage } from './run-messages.ts';
 import { changedApprovals, envelopeOf, messageFor, rowsFor, storedView } from './run-records.ts';
 
@@ -61,7 +61,13 @@ export interface Stamp {
 }
 
 const CHANNEL = 'events';
-const REFUSALS = new Set(['run_terminal', 'approval_not_pending', 'invalid_transition', 'invalid_action', 'invalid_edits']);
+const REFUSALS = new Set([
+  'run_terminal',
+  'approval_not_pending',
+  'invalid_transition',
+  'invalid_action',
+  'invalid_edits',
+]);
 
 /** True for the typed errors a machine refusal produces (stale timers and late results are expected). */
 export function isRefusal(err: unknown): boolean {
@@ -102,10 +108,14 @@ export function createRunCore(deps: RunHostDeps) {
   function fromEnvelope(envelope: unknown): RunSnapshot {
     const env = envelope as { machine_version?: number; snapshot?: unknown };
     if (env?.machine_version !== RUN_MACHINE_VERSION) {
-      throw new HitlError('unavailable', `Stored run snapshot has machine version ${String(env?.machine_version)}`);
+      throw new HitlError(
+        'unavailable',
+        `Stored run snapshot has machine version ${String(env?.machine_version)}`,
+      );
     }
     const snapshot = restore(env.snapshot);
-    if (snapshot.status === 'error') throw new HitlError('unavailable', 'Stored run snapshot cannot be restored');
+    if (snapshot.status === 'error')
+      throw new HitlError('unavailable', 'Stored run snapshot cannot be restored');
     return snapshot;
   }
 
@@ -115,7 +125,12 @@ export function createRunCore(deps: RunHostDeps) {
     const v = hit.value as { envelope?: unknown; updated_at?: unknown; created_by?: unknown };
     if (typeof v.updated_at !== 'string' || typeof v.created_by !== 'string') return null;
     try {
-      return { seq: hit.version, snapshot: fromEnvelope(v.envelope), updated_at: v.updated_at, created_by: v.created_by };
+      return {
+        seq: hit.version,
+        snapshot: fromEnvelope(v.envelope),
+        updated_at: v.updated_at,
+        created_by: v.created_by,
+      };
     } catch {
       return null;
     }
@@ -124,7 +139,12 @@ export function createRunCore(deps: RunHostDeps) {
   async function fromStore(runId: string): Promise<LoadedRun | null> {
     const rec = await storeCall(() => deps.store.getRun(runId));
     if (!rec) return null;
-    return { seq: rec.seq, snapshot: fromEnvelope(rec.envelope), updated_at: rec.updated_at, created_by: rec.created_by };
+    return {
+      seq: rec.seq,
+      snapshot: fromEnvelope(rec.envelope),
+      updated_at: rec.updated_at,
+      created_by: rec.created_by,
+    };
   }
 
   /** Latest state: this process's live copy, else the cache, else Postgres (the record). */
@@ -222,7 +242,8 @@ export function createRunCore(deps: RunHostDeps) {
         const cur = await load(runId, attempt > 0);
         if (!cur) throw new HitlError('run_not_found', `Run ${runId} not found`);
         const parsed = RunEvent.safeParse(await make(cur, stamp));
-        if (!parsed.success) throw new HitlError('invalid_request', 'The event is malformed', parsed.error.issues);
+        if (!parsed.success)
+          throw new HitlError('invalid_request', 'The event is malformed', parsed.error.issues);
         const event = parsed.data;
         const refused = refusal(cur.snapshot, event);
         if (refused) {

@@ -1,9 +1,9 @@
 import { openApproval } from '../machines/run-context.ts';
-import type { RunEvent, RunCreated } from '../machines/run-events.ts';
+import type { RunCreated, RunEvent } from '../machines/run-events.ts';
 import { derivedFacts, describe } from '../machines/run-facts.ts';
 import { RUN_MACHINE_VERSION } from '../machines/run-machine.ts';
 import { persisted } from '../machines/run-replay.ts';
-import { currentStep, runStatus, type RunSnapshot } from '../machines/run-state.ts';
+import { currentStep, type RunSnapshot, runStatus } from '../machines/run-state.ts';
 import { approvalView, runView } from '../machines/run-view.ts';
 import type { ApprovalRow, EventRow, SnapshotEnvelope } from '../persistence/types.ts';
 import type { RunMessage } from './run-messages.ts';
@@ -21,7 +21,12 @@ export function rowsFor(
   event: RunEvent | RunCreated,
   seq: number,
 ): EventRow[] {
-  const base = { run_id: next.context.run_id, step: currentStep(next), status: runStatus(next), created_at: event.at };
+  const base = {
+    run_id: next.context.run_id,
+    step: currentStep(next),
+    status: runStatus(next),
+    created_at: event.at,
+  };
   const rows: EventRow[] = [
     {
       ...base,
@@ -35,14 +40,26 @@ export function rowsFor(
   ];
   if (prev && event.type !== 'run.created') {
     for (const fact of derivedFacts(prev, next, event)) {
-      rows.push({ ...base, seq: seq + rows.length, type: fact.type, actor: 'system', message: fact.message, payload: fact.payload, derived: true });
+      rows.push({
+        ...base,
+        seq: seq + rows.length,
+        type: fact.type,
+        actor: 'system',
+        message: fact.message,
+        payload: fact.payload,
+        derived: true,
+      });
     }
   }
   return rows;
 }
 
 /** Approval rows whose content changed between two snapshots (all of them when `prev` is null). */
-export function changedApprovals(prev: RunSnapshot | null, next: RunSnapshot, createdBy: string): ApprovalRow[] {
+export function changedApprovals(
+  prev: RunSnapshot | null,
+  next: RunSnapshot,
+  createdBy: string,
+): ApprovalRow[] {
   const ctx = next.context;
   const before = new Map((prev?.context.approvals ?? []).map((a) => [a.approval_id, JSON.stringify(a)]));
   return ctx.approvals
@@ -74,7 +91,8 @@ export function messageFor(
   const ctx = next.context;
   const prevOpen = prev ? openApproval(prev.context) : null;
   const nextOpen = openApproval(ctx);
-  const opened = nextOpen && nextOpen.approval_id !== prevOpen?.approval_id ? [approvalView(ctx, nextOpen)] : [];
+  const opened =
+    nextOpen && nextOpen.approval_id !== prevOpen?.approval_id ? [approvalView(ctx, nextOpen)] : [];
   const resolved: RunMessage['resolved'] = [];
   if (prevOpen && prevOpen.approval_id !== nextOpen?.approval_id) {
     const closed = ctx.approvals.find((a) => a.approval_id === prevOpen.approval_id);

@@ -50,22 +50,35 @@ export function createRunTimers(core: RunCore, worker: RunWorker, opts: TimerOpt
   /** A checkpoint deadline: `on_timeout` applies once; a timer for a closed approval is ignored. */
   async function deadline(timer: DueTimer): Promise<void> {
     if (!timer.run_id) return;
-    await core.apply(timer.run_id, (run, stamp) => {
-      const ctx = run.snapshot.context;
-      const open = openApproval(ctx);
-      const s = stamp('system:timeout');
-      if (!open || open.approval_id !== timer.key) return { type: 'approval.expired', ...s, approval_id: timer.key };
-      const onTimeout = ctx.config.on_timeout;
-      if (onTimeout === 'approve' && open.actions.includes('approve')) {
-        return { type: 'review.approve', ...s, approval_id: open.approval_id, reason: 'Approved on timeout' };
-      }
-      if (onTimeout === 'reject') {
-        return { type: 'review.reject', ...s, approval_id: open.approval_id, reason: 'Rejected on timeout' };
-      }
-      return { type: 'approval.expired', ...s, approval_id: open.approval_id };
-    }).catch((err: unknown) => {
-      if (!isRefusal(err)) throw err;
-    });
+    await core
+      .apply(timer.run_id, (run, stamp) => {
+        const ctx = run.snapshot.context;
+        const open = openApproval(ctx);
+        const s = stamp('system:timeout');
+        if (!open || open.approval_id !== timer.key)
+          return { type: 'approval.expired', ...s, approval_id: timer.key };
+        const onTimeout = ctx.config.on_timeout;
+        if (onTimeout === 'approve' && open.actions.includes('approve')) {
+          return {
+            type: 'review.approve',
+            ...s,
+            approval_id: open.approval_id,
+            reason: 'Approved on timeout',
+          };
+        }
+        if (onTimeout === 'reject') {
+          return {
+            type: 'review.reject',
+            ...s,
+            approval_id: open.approval_id,
+            reason: 'Rejected on timeout',
+          };
+        }
+        return { type: 'approval.expired', ...s, approval_id: open.approval_id };
+      })
+      .catch((err: unknown) => {
+        if (!isRefusal(err)) throw err;
+      });
   }
 
   async function retry(timer: DueTimer): Promise<void> {
@@ -90,7 +103,10 @@ export function createRunTimers(core: RunCore, worker: RunWorker, opts: TimerOpt
         return false;
       }
     } catch (err) {
-      core.log.warn({ run_id: timer.run_id, err: err instanceof Error ? err.message : String(err) }, 'poll failed');
+      core.log.warn(
+        { run_id: timer.run_id, err: err instanceof Error ? err.message : String(err) },
+        'poll failed',
+      );
     }
     if (core.now().getTime() >= deadlineAt) {
       await fire(timer.run_id, (s) => ({
@@ -118,7 +134,10 @@ export function createRunTimers(core: RunCore, worker: RunWorker, opts: TimerOpt
       else if (timer.kind === 'approval_deadline') await opts.onApprovalDeadline?.(timer);
     } catch (err) {
       // Leave the claim to expire: another tick (here or on another node) tries again.
-      core.log.error({ timer: timer.id, kind: timer.kind, err: err instanceof Error ? err.message : String(err) }, 'timer failed');
+      core.log.error(
+        { timer: timer.id, kind: timer.kind, err: err instanceof Error ? err.message : String(err) },
+        'timer failed',
+      );
       return;
     }
     if (!rescheduled) await core.deps.store.completeTimer(timer.id).catch(() => {});
@@ -147,11 +166,18 @@ export function createRunTimers(core: RunCore, worker: RunWorker, opts: TimerOpt
       const ids = await core.deps.store.expiredLeases(20);
       for (const runId of ids) {
         await core
-          .apply(runId, (_run, stamp) => ({ type: 'run.recovered', ...stamp('system'), node: core.deps.node }), {
-            takeover: true,
-          })
+          .apply(
+            runId,
+            (_run, stamp) => ({ type: 'run.recovered', ...stamp('system'), node: core.deps.node }),
+            {
+              takeover: true,
+            },
+          )
           .catch((err: unknown) => {
-            core.log.info({ run_id: runId, err: err instanceof Error ? err.message : String(err) }, 'recovery skipped');
+            core.log.info(
+              { run_id: runId, err: err instanceof Error ? err.message : String(err) },
+              'recovery skipped',
+            );
           });
       }
     } catch (err) {
@@ -166,7 +192,10 @@ export function createRunTimers(core: RunCore, worker: RunWorker, opts: TimerOpt
     recover,
     start(): void {
       stopped = false;
-      handles.push(setInterval(() => void tick(), tickMs), setInterval(() => void recover(), recoveryMs));
+      handles.push(
+        setInterval(() => void tick(), tickMs),
+        setInterval(() => void recover(), recoveryMs),
+      );
       void recover();
     },
     stop(): void {

@@ -20,19 +20,26 @@ const CODE_OF: Record<ProviderError['kind'], PredictionErrorCode> = {
  * Work is safe to run twice: a submission is sent only by the commit that logged its attempt; a
  * recovered `submit` never resubmits, it declares the outcome unknown.
  */
-export function createRunWorker(core: RunCore, opts: { webhookUrl?: (runId: string) => string | undefined } = {}) {
+export function createRunWorker(
+  core: RunCore,
+  opts: { webhookUrl?: (runId: string) => string | undefined } = {},
+) {
   const inFlight = new Set<Promise<void>>();
   // Runs with work in flight here, counted: work started by a commit of earlier work outlives it.
   const busy = new Map<string, number>();
 
   function providerOf(snapshot: RunSnapshot): Provider {
     const p = core.deps.providers.get(snapshot.context.provider);
-    if (!p) throw new HitlError('unsupported_provider', `Provider ${snapshot.context.provider} is not available`);
+    if (!p)
+      throw new HitlError('unsupported_provider', `Provider ${snapshot.context.provider} is not available`);
     return p;
   }
 
   /** Apply an event, treating a refusal (the run moved on) as "nothing to do". */
-  async function offer(runId: string, make: (at: ReturnType<RunCore['stamp']>) => RunEvent): Promise<boolean> {
+  async function offer(
+    runId: string,
+    make: (at: ReturnType<RunCore['stamp']>) => RunEvent,
+  ): Promise<boolean> {
     try {
       await core.apply(runId, (_run, stamp) => make(stamp('system')));
       return true;
@@ -91,7 +98,12 @@ export function createRunWorker(core: RunCore, opts: { webhookUrl?: (runId: stri
     }
   }
 
-  async function submit(runId: string, snapshot: RunSnapshot, provider: Provider, actor: string): Promise<void> {
+  async function submit(
+    runId: string,
+    snapshot: RunSnapshot,
+    provider: Provider,
+    actor: string,
+  ): Promise<void> {
     const ctx = snapshot.context;
     if (!ctx.capabilities || !ctx.payload) return;
     let ref: Awaited<ReturnType<Provider['submit']>>;
@@ -148,7 +160,8 @@ export function createRunWorker(core: RunCore, opts: { webhookUrl?: (runId: stri
         processed,
       }));
     } else if (state.status === 'failed' || state.status === 'canceled') {
-      const message = typeof state.error === 'string' ? state.error : JSON.stringify(state.error ?? state.status);
+      const message =
+        typeof state.error === 'string' ? state.error : JSON.stringify(state.error ?? state.status);
       await offer(runId, (s) => ({
         type: 'prediction.failed',
         ...s,

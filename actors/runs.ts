@@ -1,8 +1,8 @@
 import { openApproval } from '../machines/run-context.ts';
 import type { RunCreated } from '../machines/run-events.ts';
 import { persisted, replay } from '../machines/run-replay.ts';
-import { progress } from '../machines/run-view.ts';
 import { currentStep } from '../machines/run-state.ts';
+import { progress } from '../machines/run-view.ts';
 import type { HitlConfig } from '../machines/schemas.ts';
 import type { EventRow, IdempotencyRecord, RunFilter } from '../persistence/types.ts';
 import { canonical } from './canonical.ts';
@@ -43,13 +43,19 @@ export function createRunHost(opts: RunHostOptions) {
   async function createRun(req: CreateRunRequest): Promise<LoadedRun> {
     const toolConfig = req.run_input.agent_tool_config;
     const resolved = opts.providers.resolve(
-      typeof toolConfig === 'object' && toolConfig !== null ? (toolConfig as Record<string, unknown>) : undefined,
+      typeof toolConfig === 'object' && toolConfig !== null
+        ? (toolConfig as Record<string, unknown>)
+        : undefined,
     );
     if (!resolved.provider.configured()) {
-      throw new HitlError('provider_not_configured', `Provider ${resolved.provider.name} is not configured on this server`);
+      throw new HitlError(
+        'provider_not_configured',
+        `Provider ${resolved.provider.name} is not configured on this server`,
+      );
     }
     const input = req.run_input;
-    const documentUrl = typeof input.document_url === 'string' && input.document_url ? [input.document_url] : [];
+    const documentUrl =
+      typeof input.document_url === 'string' && input.document_url ? [input.document_url] : [];
     const created: RunCreated = {
       type: 'run.created',
       ...core.stamp(req.created_by),

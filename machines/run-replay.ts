@@ -18,7 +18,7 @@ export function replay(
   rows: ReadonlyArray<{ type: string; payload: unknown; derived: boolean }>,
 ): RunSnapshot {
   const [first, ...rest] = rows;
-  if (!first || first.type !== 'run.created') throw new Error('A run log starts with run.created');
+  if (first?.type !== 'run.created') throw new Error('A run log starts with run.created');
   let snapshot = startRun(RunCreated.parse(first.payload));
   for (const row of rest) {
     if (row.derived) continue;

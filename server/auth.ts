@@ -23,7 +23,8 @@ export function createAuth(opts: { apiKeys: string[]; jwtSecret?: string | undef
     if (!token) return null;
     const digest = createHash('sha256').update(token).digest();
     for (const k of keys) {
-      if (timingSafeEqual(digest, k.digest)) return { kind: 'service', keyId: k.id, actor: `service:${k.id}` };
+      if (timingSafeEqual(digest, k.digest))
+        return { kind: 'service', keyId: k.id, actor: `service:${k.id}` };
     }
     if (!opts.jwtSecret || token.split('.').length !== 3) return null;
     try {

@@ -2,13 +2,16 @@ import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const url = (protocols: string[]) =>
-  z.string().refine((v) => {
-    try {
-      return protocols.includes(new URL(v).protocol);
-    } catch {
-      return false;
-    }
-  }, `must be a URL (${protocols.join(' or ')})`);
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `must be a URL (${protocols.join(' or ')})`,
+  );
 
 /** Every environment variable the service reads (SPEC §9), parsed once at start. */
 export const Config = z.object({
@@ -21,11 +24,21 @@ export const Config = z.object({
   HITL_API_KEYS: z
     .string()
     .optional()
-    .transform((v) => (v ? v.split(',').map((k) => k.trim()).filter(Boolean) : [])),
+    .transform((v) =>
+      v
+        ? v
+            .split(',')
+            .map((k) => k.trim())
+            .filter(Boolean)
+        : [],
+    ),
   HITL_JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   REPLICATE_API_TOKEN: z.string().min(1).optional(),
   REPLICATE_BASE_URL: url(['http:', 'https:']).default('https://api.replicate.com/v1'),
-  REPLICATE_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must look like whsec_<base64>').optional(),
+  REPLICATE_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must look like whsec_<base64>')
+    .optional(),
   HITL_PUBLIC_URL: url(['http:', 'https:']).optional(),
   WEBSOCKET_URL: url(['ws:', 'wss:', 'http:', 'https:']).optional(),
   WEBSOCKET_API_KEY: z.string().min(1).optional(),
@@ -50,7 +63,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
   }
   if (parsed.data.HITL_PUBLIC_URL && !parsed.data.REPLICATE_WEBHOOK_SECRET) {
-    throw new Error('Invalid configuration:\n  REPLICATE_WEBHOOK_SECRET: required when HITL_PUBLIC_URL is set');
+    throw new Error(
+      'Invalid configuration:\n  REPLICATE_WEBHOOK_SECRET: required when HITL_PUBLIC_URL is set',
+    );
   }
   return parsed.data;
 }

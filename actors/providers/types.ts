@@ -13,7 +13,12 @@ export interface CapabilityReport {
   capabilities: Capabilities;
   /** Mean of the four signals of SPEC §2.2 step 1. */
   confidence: number;
-  signals: { model_identified: boolean; schema_present: boolean; prompt_placed: boolean; attachments_placed: boolean };
+  signals: {
+    model_identified: boolean;
+    schema_present: boolean;
+    prompt_placed: boolean;
+    attachments_placed: boolean;
+  };
 }
 
 export interface BuiltPayload {

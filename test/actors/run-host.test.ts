@@ -31,7 +31,11 @@ describe('the run host on the real Postgres', () => {
     const waiting = await waitForView(h.host, runId, isStatus('awaiting_human'));
     const approval = waiting.approval as { approval_id: string; checkpoint_type: string };
     expect(approval.checkpoint_type).toBe('payload_review');
-    await h.host.decide(runId, { approval_id: approval.approval_id, action: 'edit', edits: { payload: { prompt: 'a blue fox' } } }, 'user:u1');
+    await h.host.decide(
+      runId,
+      { approval_id: approval.approval_id, action: 'edit', edits: { payload: { prompt: 'a blue fox' } } },
+      'user:u1',
+    );
     const done = await waitForView(h.host, runId, isStatus('completed'));
     expect(done.final_result).toEqual({ prompt: 'a blue fox' });
     const events = await h.host.listEvents(runId, 0, 100);

@@ -23,7 +23,8 @@ export function testHost(
   } = {},
 ) {
   const providers: Provider[] = [createEchoProvider()];
-  if (opts.replicateUrl) providers.push(createReplicateProvider({ token: 'test-token', baseUrl: opts.replicateUrl }));
+  if (opts.replicateUrl)
+    providers.push(createReplicateProvider({ token: 'test-token', baseUrl: opts.replicateUrl }));
   const host = createRunHost({
     store: createPostgresStore(db.sql),
     cache: opts.cache ?? createMemoryCache({ maxEntries: 10_000 }),
@@ -39,11 +40,7 @@ export function testHost(
 }
 
 /** Create an echo run (or a Replicate one when `model` is given) for user u1. */
-export function createRun(
-  host: RunHost,
-  config: HitlConfigInput = {},
-  input: Record<string, unknown> = {},
-) {
+export function createRun(host: RunHost, config: HitlConfigInput = {}, input: Record<string, unknown> = {}) {
   return host.createRun({
     run_input: { prompt: 'a red fox in the snow', agent_tool_config: { 'echo-agent-tool': {} }, ...input },
     config: effectiveConfig(config, 'u1'),
