@@ -57,7 +57,8 @@ async function main(cfg: Config): Promise<void> {
     });
     bus = createRedisBus(cfg.REDIS_URL, { prefix: 'hitl:' });
   } else {
-    cache = createMemoryCache({ maxEntries: 10_000 });
+    // In-process, the cache is bounded like the live runs: memory stays flat however many runs wait.
+    cache = createMemoryCache({ maxEntries: cfg.HITL_MAX_LIVE_RUNS });
     bus = createMemoryBus();
   }
 
