@@ -14,6 +14,7 @@ import {
   type SnapshotEnvelope,
   StoreError,
 } from '../persistence/types.ts';
+import { canonical } from './canonical.ts';
 import { HitlError } from './errors.ts';
 import { createLru } from './lru.ts';
 import type { ProviderRegistry } from './providers/registry.ts';
@@ -258,6 +259,7 @@ export function createRunCore(deps: RunHostDeps) {
         const rows = rowsFor(cur.snapshot, next, event, cur.seq + 1);
         const seq = cur.seq + rows.length;
         const envelope = envelopeOf(next);
+        const nextTimers = timersFor(next);
         try {
           await deps.cache.del(runId).catch(() => {});
           await storeCall(() =>
@@ -273,7 +275,8 @@ export function createRunCore(deps: RunHostDeps) {
               work_pending: workFor(next) !== null,
               owner: deps.node,
               lease_ms: leaseMs,
-              timers: timersFor(next),
+              timers: nextTimers,
+              timers_changed: canonical(nextTimers) !== canonical(timersFor(cur.snapshot)),
               approvals: changedApprovals(cur.snapshot, next, cur.created_by),
               ...(opts.takeover ? { require_lease_expired: true } : {}),
             }),

@@ -139,7 +139,8 @@ export function createRunOps(
             `;
             if (updated.length === 0) throw await whyRefused(tx, change);
             await insertEvents(tx, change.events);
-            await syncTimers(tx, change.run_id, change.run_id, change.timers);
+            if (change.timers_changed !== false)
+              await syncTimers(tx, change.run_id, change.run_id, change.timers);
             await upsertApprovals(tx, change.approvals);
           })
           .catch((err: unknown) => {

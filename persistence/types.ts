@@ -105,6 +105,8 @@ export interface CommitInput {
   /** The complete set of timers this run should have now: others of this run are deleted,
    *  existing ones with the same (kind, key) keep their fire_at. */
   timers: TimerSpec[];
+  /** False when the change leaves the run's timers as they were: the sync is skipped. */
+  timers_changed?: boolean;
   approvals: ApprovalRow[];
   /** Take-over: only commit if the run's lease has expired (or is ours). */
   require_lease_expired?: boolean;

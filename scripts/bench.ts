@@ -14,7 +14,7 @@ import { effectiveConfig } from '../machines/schemas.ts';
 import { createMemoryBus, createMemoryCache } from '../persistence/memory.ts';
 import { migrate } from '../persistence/migrate.ts';
 import { connectPostgres, createPostgresStore } from '../persistence/postgres.ts';
-import { createRedisCache } from '../persistence/redis.ts';
+import { connectRedis, createRedisCache } from '../persistence/redis.ts';
 import { createRedisBus } from '../persistence/redis-bus.ts';
 
 const N = Number(process.env.BENCH_RUNS ?? 500);
@@ -106,7 +106,7 @@ async function benchHost(label: string, adminUrl: string, redisUrl: string | nul
   const sql = connectPostgres(u.toString(), { max: 20 });
   await migrate(sql);
   const prefix = `hitl-bench:${name}:`;
-  const redis = redisUrl ? new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }) : null;
+  const redis = redisUrl ? connectRedis(redisUrl, 'bench') : null;
   const cache = redis
     ? createRedisCache(redis, { prefix, ttlSeconds: 600 })
     : createMemoryCache({ maxEntries: 10_000 });
