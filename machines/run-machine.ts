@@ -55,6 +55,12 @@ function initialContext(input: RunCreated): RunContext {
 
 const AUTO_RETRY_CODES = new Set(['rate_limited', 'connection_refused']);
 
+/** Every checkpoint ends the run on a reject (cancelled) or on its deadline (expired). */
+const endsOnRejectOrExpiry = {
+  'review.reject': { guard: 'decisionValid', target: '#run.cancelled', actions: ['decide', 'rejectRun'] },
+  'approval.expired': { guard: 'answersOpenApproval', target: '#run.expired', actions: 'expireRun' },
+} as const;
+
 /**
  * The run: created → information_review → payload_review → api_call → response_review → completed.
  * Pure: no clocks, ids or I/O. The host runs the work a state names (see run-work.ts) and feeds
@@ -301,16 +307,7 @@ export const runMachine = setup({
               target: '#run.payload_review',
               actions: ['decide', 'applyInfoEdit'],
             },
-            'review.reject': {
-              guard: 'decisionValid',
-              target: '#run.cancelled',
-              actions: ['decide', 'rejectRun'],
-            },
-            'approval.expired': {
-              guard: 'answersOpenApproval',
-              target: '#run.expired',
-              actions: 'expireRun',
-            },
+            ...endsOnRejectOrExpiry,
           },
         },
       },
@@ -344,16 +341,7 @@ export const runMachine = setup({
                 actions: ['decideAndStay', 'applyBuilt'],
               },
             ],
-            'review.reject': {
-              guard: 'decisionValid',
-              target: '#run.cancelled',
-              actions: ['decide', 'rejectRun'],
-            },
-            'approval.expired': {
-              guard: 'answersOpenApproval',
-              target: '#run.expired',
-              actions: 'expireRun',
-            },
+            ...endsOnRejectOrExpiry,
           },
         },
       },
@@ -419,16 +407,7 @@ export const runMachine = setup({
                 actions: ['decideAndStay', 'applyBuilt'],
               },
             ],
-            'review.reject': {
-              guard: 'decisionValid',
-              target: '#run.cancelled',
-              actions: ['decide', 'rejectRun'],
-            },
-            'approval.expired': {
-              guard: 'answersOpenApproval',
-              target: '#run.expired',
-              actions: 'expireRun',
-            },
+            ...endsOnRejectOrExpiry,
           },
         },
       },
@@ -462,16 +441,7 @@ export const runMachine = setup({
               target: '#run.api_call',
               actions: ['decide', 'applyBuilt', 'afterHumanRetry'],
             },
-            'review.reject': {
-              guard: 'decisionValid',
-              target: '#run.cancelled',
-              actions: ['decide', 'rejectRun'],
-            },
-            'approval.expired': {
-              guard: 'answersOpenApproval',
-              target: '#run.expired',
-              actions: 'expireRun',
-            },
+            ...endsOnRejectOrExpiry,
           },
         },
       },

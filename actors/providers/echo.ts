@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Capabilities } from '../../machines/schemas.ts';
 import { processOutput } from './output.ts';
-import { type PredictionState, type Provider, ProviderError } from './types.ts';
+import { PROVIDER_OPERATIONS, type PredictionState, type Provider, ProviderError } from './types.ts';
 
 const MAX_REMEMBERED = 1000;
 
@@ -45,15 +45,7 @@ export function createEchoProvider(opts: EchoProviderOptions = {}): Provider {
   return {
     name: 'echo',
     tools: ['echo-agent-tool'],
-    operations: [
-      'capabilities',
-      'build_payload',
-      'validate_payload',
-      'submit',
-      'poll',
-      'cancel',
-      'process_output',
-    ],
+    operations: [...PROVIDER_OPERATIONS],
     configured: () => true,
 
     async capabilities() {

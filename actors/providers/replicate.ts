@@ -14,7 +14,13 @@ import {
   schemaFromOpenApi,
 } from './replicate-schema.ts';
 import { validateReplicatePayload } from './replicate-validate.ts';
-import { type PredictionRef, type PredictionState, type Provider, ProviderError } from './types.ts';
+import {
+  PROVIDER_OPERATIONS,
+  type PredictionRef,
+  type PredictionState,
+  type Provider,
+  ProviderError,
+} from './types.ts';
 
 /** Options of the Replicate provider; `token` empty or absent means not configured. */
 export interface ReplicateProviderOptions {
@@ -127,15 +133,7 @@ export function createReplicateProvider(opts: ReplicateProviderOptions = {}): Pr
   return {
     name: 'replicate',
     tools: ['replicate-agent-tool'],
-    operations: [
-      'capabilities',
-      'build_payload',
-      'validate_payload',
-      'submit',
-      'poll',
-      'cancel',
-      'process_output',
-    ],
+    operations: [...PROVIDER_OPERATIONS],
     configured: () => token.length > 0,
 
     async capabilities(req) {

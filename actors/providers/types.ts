@@ -81,6 +81,17 @@ export interface SubmitOptions {
   webhook?: string;
 }
 
+/** The operations every provider implements, as listed by `GET /hitl/providers`. */
+export const PROVIDER_OPERATIONS = [
+  'capabilities',
+  'build_payload',
+  'validate_payload',
+  'submit',
+  'poll',
+  'cancel',
+  'process_output',
+] as const;
+
 /** SPEC §5: capabilities, build, validate, submit, poll, cancel, process output, estimate cost. */
 export interface Provider {
   readonly name: 'replicate' | 'echo';

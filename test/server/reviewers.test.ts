@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { describe, expect, it } from 'vitest';
 import {
   awaitHuman,
   codeOf,
@@ -8,19 +7,12 @@ import {
   openApproval,
   reviewerToken,
   type TestApp,
-  testApp,
+  withTestApp,
 } from './support.ts';
 
-let db: TestDatabase;
 let t: TestApp;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  t = testApp(db);
-});
-afterAll(async () => {
-  await t.close();
-  await db.drop();
+withTestApp((app) => {
+  t = app;
 });
 
 const PAYLOAD_ONLY = { policy: 'require_human', allowed_steps: ['payload_review'] };

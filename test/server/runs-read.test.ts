@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { describe, expect, it } from 'vitest';
 import {
   awaitEnd,
   awaitHuman,
@@ -7,19 +6,12 @@ import {
   openApproval,
   SERVICE_ACTOR,
   type TestApp,
-  testApp,
+  withTestApp,
 } from './support.ts';
 
-let db: TestDatabase;
 let t: TestApp;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  t = testApp(db);
-});
-afterAll(async () => {
-  await t.close();
-  await db.drop();
+withTestApp((app) => {
+  t = app;
 });
 
 describe('reading runs', () => {

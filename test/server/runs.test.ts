@@ -1,17 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { awaitHuman, codeOf, createEchoRun, echoInput, OTHER_KEY, type TestApp, testApp } from './support.ts';
+import { describe, expect, it } from 'vitest';
+import {
+  awaitHuman,
+  codeOf,
+  createEchoRun,
+  echoInput,
+  OTHER_KEY,
+  type TestApp,
+  withTestApp,
+} from './support.ts';
 
-let db: TestDatabase;
 let t: TestApp;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  t = testApp(db);
-});
-afterAll(async () => {
-  await t.close();
-  await db.drop();
+withTestApp((app) => {
+  t = app;
 });
 
 describe('POST /hitl/run', () => {

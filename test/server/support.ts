@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { sign } from 'hono/jwt';
+import { afterAll, beforeAll } from 'vitest';
 import { createApprovalService } from '../../actors/approvals.ts';
 import { createEchoProvider } from '../../actors/providers/echo.ts';
 import { createProviderRegistry } from '../../actors/providers/registry.ts';
@@ -14,7 +15,7 @@ import type { Bus, SnapshotCache } from '../../persistence/types.ts';
 import { type AppOptions, createApp } from '../../server/app.ts';
 import { createAuth, keyId } from '../../server/auth.ts';
 import { createMetrics } from '../../server/metrics.ts';
-import type { TestDatabase } from '../support/db.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 export const SERVICE_KEY = 'test-service-key-0123456789';
 export const OTHER_KEY = 'test-other-service-key-abcdef';
@@ -200,3 +201,18 @@ export function openApproval(
 /** The error code of a response body. */
 export const codeOf = (json: Record<string, unknown>): unknown =>
   (json.error as { code?: unknown } | undefined)?.code;
+
+/** A test app on a database of its own for the whole file, handed to `use` before the tests run. */
+export function withTestApp(use: (app: TestApp) => void, opts: TestAppOptions = {}): void {
+  let db: TestDatabase | undefined;
+  let app: TestApp | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    app = testApp(db, opts);
+    use(app);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+  });
+}
