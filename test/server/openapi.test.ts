@@ -1,3 +1,4 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { CreateRunBody } from '../../server/schemas.ts';
@@ -38,6 +39,15 @@ describe('GET /openapi.json', () => {
     expect((doc.components as { securitySchemes: unknown }).securitySchemes).toMatchObject({
       bearer: { type: 'http', scheme: 'bearer' },
     });
+  });
+
+  it('validates against the official OpenAPI 3 JSON schema', async () => {
+    const validator = new Validator();
+    // A copy: the validator resolves $refs in place.
+    const res = await validator.validate(structuredClone(doc));
+    expect(res.errors ?? []).toEqual([]);
+    expect(res.valid).toBe(true);
+    expect(validator.version).toMatch(/^3\./);
   });
 
   it('lists every route the app serves, with its method', () => {
