@@ -16,6 +16,7 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import { createFailureLimiter, type FailureLimitOptions } from './rate-limit.ts';
 import { approvalRoutes } from './routes/approvals.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { miscRoutes } from './routes/misc.ts';
 import { runControlRoutes } from './routes/run-control.ts';
 import { runEventRoutes } from './routes/run-events.ts';
@@ -114,6 +115,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   approvalRoutes(api, deps, idempotency);
   webhookRoutes(api, deps);
   miscRoutes(api, deps);
+  consoleRoutes(api);
   let document: Record<string, unknown> | null = null;
   api.add(
     {

@@ -18,6 +18,9 @@ export function assertNotBlocked(c: Context<AppEnv>, limiter: FailureLimiter): v
   }
 }
 
+/** The web console's page and static files: the page must load before anyone can sign in (SPEC §7). */
+const CONSOLE_FILES = /^\/console(?:\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
+
 /**
  * Authenticates every request except anonymous paths (SPEC §7). `?token=` is accepted only for
  * event streams, because a browser's EventSource cannot send an Authorization header.
@@ -28,7 +31,7 @@ export function authenticate(deps: {
   anonymous: (path: string) => boolean;
 }): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    if (deps.anonymous(c.req.path)) return next();
+    if (deps.anonymous(c.req.path) || CONSOLE_FILES.test(c.req.path)) return next();
     assertNotBlocked(c, deps.limiter);
     const header = c.req.header('authorization');
     const streaming = c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/event-stream');
