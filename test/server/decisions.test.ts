@@ -3,8 +3,7 @@ import {
   awaitEnd,
   awaitHuman,
   codeOf,
-  createEchoRun,
-  openApproval,
+  runAtPayloadReview,
   SERVICE_ACTOR,
   type TestApp,
   withTestApp,
@@ -15,16 +14,8 @@ withTestApp((app) => {
   t = app;
 });
 
-const PAYLOAD_ONLY = { policy: 'require_human', allowed_steps: ['payload_review'] };
-
-async function atPayloadReview(
-  config: Record<string, unknown> = PAYLOAD_ONLY,
-  input: Record<string, unknown> = {},
-) {
-  const id = await createEchoRun(t, config, input);
-  const view = await awaitHuman(t, id);
-  return { id, approvalId: openApproval(view).approval_id, view };
-}
+const atPayloadReview = (config?: Record<string, unknown>, input?: Record<string, unknown>) =>
+  runAtPayloadReview(t, config, input);
 
 describe('POST /hitl/run/{id}/approve', () => {
   it('approves and the run completes with the payload as its result', async () => {

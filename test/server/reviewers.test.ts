@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
-  awaitHuman,
   codeOf,
   createEchoRun,
   echoInput,
-  openApproval,
   reviewerToken,
+  runAtPayloadReview,
   type TestApp,
   withTestApp,
 } from './support.ts';
@@ -16,15 +15,8 @@ withTestApp((app) => {
 });
 
 const PAYLOAD_ONLY = { policy: 'require_human', allowed_steps: ['payload_review'] };
-
-async function atPayloadReview(
-  config: Record<string, unknown> = PAYLOAD_ONLY,
-  input: Record<string, unknown> = {},
-) {
-  const id = await createEchoRun(t, config, input);
-  const view = await awaitHuman(t, id);
-  return { id, approvalId: openApproval(view).approval_id, view };
-}
+const atPayloadReview = (config?: Record<string, unknown>, input?: Record<string, unknown>) =>
+  runAtPayloadReview(t, config, input);
 
 describe('reviewers (JWT)', () => {
   it('may decide approvals they are reviewers of, and are recorded as user:<sub>', async () => {

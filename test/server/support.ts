@@ -216,3 +216,14 @@ export function withTestApp(use: (app: TestApp) => void, opts: TestAppOptions = 
     await db?.drop();
   });
 }
+
+/** An echo run stopped at payload_review (require_human there by default): its id, approval id and view. */
+export async function runAtPayloadReview(
+  t: TestApp,
+  config: Record<string, unknown> = { policy: 'require_human', allowed_steps: ['payload_review'] },
+  input: Record<string, unknown> = {},
+) {
+  const id = await createEchoRun(t, config, input);
+  const view = await awaitHuman(t, id);
+  return { id, approvalId: openApproval(view).approval_id, view };
+}
