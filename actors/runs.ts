@@ -159,6 +159,9 @@ export function createRunHost(opts: RunHostOptions) {
     idempotency: {
       get: (keyId: string, key: string) => core.storeCall(() => opts.store.getIdempotency(keyId, key)),
       put: (rec: IdempotencyRecord) => core.storeCall(() => opts.store.putIdempotency(rec)),
+      finish: (rec: IdempotencyRecord) => core.storeCall(() => opts.store.finishIdempotency(rec)),
+      release: (keyId: string, key: string) =>
+        core.storeCall(() => opts.store.releaseIdempotency(keyId, key)),
     },
     /** Webhook de-duplication: true the first time an id is seen. */
     rememberWebhook: (id: string) => core.storeCall(() => opts.store.rememberWebhook(id)),

@@ -18,7 +18,10 @@ const PRUNE_EVERY_MS = 10 * 60_000;
 /** Idempotency keys (kept 24 h) and webhook ids (kept 1 day). */
 export function createKeyOps(
   sql: Sql,
-): Pick<RunStore, 'getIdempotency' | 'putIdempotency' | 'rememberWebhook'> {
+): Pick<
+  RunStore,
+  'getIdempotency' | 'putIdempotency' | 'finishIdempotency' | 'releaseIdempotency' | 'rememberWebhook'
+> {
   let lastPrune = 0;
 
   async function maybePrune(): Promise<void> {
@@ -51,9 +54,26 @@ export function createKeyOps(
              set body_hash = excluded.body_hash, status = excluded.status,
                  response = excluded.response, created_at = excluded.created_at
            where idempotency_keys.created_at <= now() - interval '24 hours'
+              or (idempotency_keys.status = 0 and idempotency_keys.created_at <= now() - interval '2 minutes')
           returning key_id
         `;
         return rows.length > 0;
+      }),
+
+    finishIdempotency: (rec) =>
+      guard('finishIdempotency', async () => {
+        const rows = await sql`
+          update idempotency_keys
+             set status = ${rec.status}, response = ${jsonb(sql, rec.response)}, created_at = ${rec.created_at}
+           where key_id = ${rec.key_id} and key = ${rec.key} and status = 0 and body_hash = ${rec.body_hash}
+          returning key_id
+        `;
+        return rows.length > 0;
+      }),
+
+    releaseIdempotency: (keyId, key) =>
+      guard('releaseIdempotency', async () => {
+        await sql`delete from idempotency_keys where key_id = ${keyId} and key = ${key} and status = 0`;
       }),
 
     rememberWebhook: (webhookId) =>

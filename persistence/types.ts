@@ -172,8 +172,13 @@ export interface RunStore {
   rescheduleTimer(id: string, fireAt: string): Promise<void>;
 
   getIdempotency(keyId: string, key: string): Promise<IdempotencyRecord | null>;
-  /** Returns false if a record for (keyId, key) already exists. */
+  /** Returns false if a live record for (keyId, key) already exists. A record with `status` 0 is a
+   *  claim (the request is being produced); a claim older than 2 minutes counts as abandoned. */
   putIdempotency(rec: IdempotencyRecord): Promise<boolean>;
+  /** Turn this key's claim (`status` 0) into the finished record; false when there is no claim. */
+  finishIdempotency(rec: IdempotencyRecord): Promise<boolean>;
+  /** Drop this key's claim (the request failed), so the key may be used again. */
+  releaseIdempotency(keyId: string, key: string): Promise<void>;
   /** Webhook de-duplication: true the first time an id is seen. */
   rememberWebhook(webhookId: string): Promise<boolean>;
 

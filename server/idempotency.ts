@@ -7,6 +7,8 @@ import type { Principal } from './auth.ts';
 import type { AppEnv } from './env.ts';
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
+/** How long a request waits for another one producing the same key before answering 409. */
+const CLAIM_WAIT_MS = 30_000;
 
 /** What a create route answers; stored under the Idempotency-Key. */
 export interface Produced {
@@ -72,26 +74,47 @@ async function idempotent(
     .update(canonical({ method: c.req.method, path: url.pathname, query, body }))
     .digest('hex');
   return serialised(`${principal.keyId}\u0000${key}`, async () => {
-    const seen = await host.idempotency.get(principal.keyId, key);
-    if (seen) {
-      if (seen.body_hash !== hash) {
+    const record = (status: number, response: Record<string, unknown>) => ({
+      key_id: principal.keyId,
+      key,
+      body_hash: hash,
+      status,
+      response,
+      created_at: new Date().toISOString(),
+    });
+    // Claim the key first (status 0): the (key_id, key) primary key lets exactly one request on any
+    // node produce the response; the others replay it, or wait while it is being produced.
+    const deadline = Date.now() + CLAIM_WAIT_MS;
+    for (;;) {
+      if (await host.idempotency.put(record(0, {}))) break;
+      const seen = await host.idempotency.get(principal.keyId, key);
+      if (seen && seen.body_hash !== hash) {
         throw new HitlError(
           'idempotency_conflict',
           'This Idempotency-Key was used with another request body',
         );
       }
-      c.header('Idempotent-Replayed', 'true');
-      return c.json(seen.response, seen.status as Produced['status']);
+      if (seen && seen.status !== 0) {
+        c.header('Idempotent-Replayed', 'true');
+        return c.json(seen.response, seen.status as Produced['status']);
+      }
+      if (Date.now() > deadline) {
+        throw new HitlError(
+          'idempotency_conflict',
+          'A request with this Idempotency-Key is still in progress',
+        );
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
-    const out = await produce();
-    await host.idempotency.put({
-      key_id: principal.keyId,
-      key,
-      body_hash: hash,
-      status: out.status,
-      response: out.body,
-      created_at: new Date().toISOString(),
-    });
+    let out: Produced;
+    try {
+      out = await produce();
+    } catch (err) {
+      // Only successes are kept: a failed request may be retried with the same key.
+      await host.idempotency.release(principal.keyId, key).catch(() => {});
+      throw err;
+    }
+    await host.idempotency.finish(record(out.status, out.body));
     return c.json(out.body, out.status);
   });
 }
