@@ -51,7 +51,6 @@ export interface LoadedRun {
   created_by: string;
 }
 
-export type StampedEvent = RunEvent;
 /** The type of the event a commit logged: what the work that follows may assume. */
 export type CommitCause = RunEvent['type'] | 'run.created';
 export type EventFactory = (run: LoadedRun, stamp: (actor: string) => Stamp) => RunEvent | Promise<RunEvent>;

@@ -35,16 +35,13 @@ export function createRunTimers(core: RunCore, worker: RunWorker, opts: TimerOpt
   let ticking = false;
   let recovering = false;
 
-  async function fire(runId: string, make: (s: ReturnType<RunCore['stamp']>) => RunEvent | null) {
-    try {
-      await core.apply(runId, (_run, stamp) => {
-        const event = make(stamp('system:timeout'));
-        if (!event) throw new RefusedNoop();
-        return event;
+  /** Apply a timer's event; a refusal means the run moved on and the timer is stale. */
+  async function fire(runId: string, make: (s: ReturnType<RunCore['stamp']>) => RunEvent) {
+    await core
+      .apply(runId, (_run, stamp) => make(stamp('system:timeout')))
+      .catch((err: unknown) => {
+        if (!isRefusal(err)) throw err;
       });
-    } catch (err) {
-      if (!(err instanceof RefusedNoop) && !isRefusal(err)) throw err;
-    }
   }
 
   /** A checkpoint deadline: `on_timeout` applies once; a timer for a closed approval is ignored. */
@@ -204,5 +201,3 @@ export function createRunTimers(core: RunCore, worker: RunWorker, opts: TimerOpt
     },
   };
 }
-
-class RefusedNoop extends Error {}

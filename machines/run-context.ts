@@ -98,28 +98,3 @@ export function addSeconds(iso: string, seconds: number): string {
 export function addMs(iso: string, ms: number): string {
   return new Date(Date.parse(iso) + ms).toISOString();
 }
-
-/** Close the current step entry with `status` and, when `next` is given, start a new one. */
-export function advanceHistory(
-  history: StepEntry[],
-  at: string,
-  status: string,
-  next: Step | null,
-  extra: { actor?: string } = {},
-): StepEntry[] {
-  const out = history.slice();
-  const last = out[out.length - 1];
-  if (last && last.ended_at === null) {
-    out[out.length - 1] = { ...last, status, ended_at: at, ...extra };
-  }
-  if (next) out.push({ step: next, status: 'running', started_at: at, ended_at: null });
-  return out;
-}
-
-/** Mark the current step entry as waiting for a human on `approvalId`. */
-export function awaitInHistory(history: StepEntry[], approvalId: string): StepEntry[] {
-  const out = history.slice();
-  const last = out[out.length - 1];
-  if (last) out[out.length - 1] = { ...last, status: 'awaiting_human', approval_id: approvalId };
-  return out;
-}

@@ -122,11 +122,3 @@ export const RunEvent = z.discriminatedUnion('type', [
 ]);
 export type RunEvent = z.infer<typeof RunEvent>;
 export type RunEventType = RunEvent['type'];
-
-/** Facts the host derives from a transition and logs after its input event; never replayed. */
-export const DERIVED_EVENT_TYPES = [
-  'approval.opened',
-  'run.completed',
-  'run.failed',
-  'run.cancelled',
-] as const;

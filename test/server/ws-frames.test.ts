@@ -1,13 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createFrameHandler } from '../../server/ws-frames.ts';
 import {
   type Client,
   connect,
   type Frame,
-  reviewerToken,
   SERVICE_KEY,
-  startNode,
   type TestNode,
+  withThreeClients,
 } from './ws-harness.ts';
 
 const isRequestFor = (runId: string) => (f: Frame) =>
@@ -19,16 +18,8 @@ describe('WebSocket request frames', () => {
   let bob: Client;
   let carol: Client;
 
-  beforeAll(async () => {
-    node = await startNode();
-    service = await connect(node.url, SERVICE_KEY);
-    // bob decides only where named; carol has the default `reviewer` role.
-    bob = await connect(node.url, await reviewerToken('bob', []), 'query');
-    carol = await connect(node.url, await reviewerToken('carol', ['reviewer']));
-  });
-  afterAll(async () => {
-    for (const c of [service, bob, carol]) c.close();
-    await node.close();
+  withThreeClients((c) => {
+    ({ node, service, bob, carol } = c);
   });
 
   it('lists the pending approvals the principal may decide, filtered by run_id and user_id', async () => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sign } from 'hono/jwt';
+import { afterAll, beforeAll } from 'vitest';
 import { WebSocket } from 'ws';
 import { createApprovalService } from '../../actors/approvals.ts';
 import { createEchoProvider } from '../../actors/providers/echo.ts';
@@ -186,5 +187,35 @@ export function upgradeStatus(url: string, headers: Record<string, string> = {})
       reject(new Error('upgrade was accepted'));
     });
     ws.on('error', () => undefined);
+  });
+}
+
+/** The sockets most WebSocket tests start from: a service, bob and carol, on one node. */
+export interface ThreeClients {
+  node: TestNode;
+  service: Client;
+  /** A reviewer with no roles: decides only where named (connects with `?token=`). */
+  bob: Client;
+  /** A reviewer with the default `reviewer` role. */
+  carol: Client;
+}
+
+/** A node and three connected clients for the whole describe block, handed to `use`. */
+export function withThreeClients(use: (c: ThreeClients) => void): void {
+  let c: ThreeClients | undefined;
+  beforeAll(async () => {
+    const node = await startNode();
+    c = {
+      node,
+      service: await connect(node.url, SERVICE_KEY),
+      bob: await connect(node.url, await reviewerToken('bob', []), 'query'),
+      carol: await connect(node.url, await reviewerToken('carol', ['reviewer'])),
+    };
+    use(c);
+  });
+  afterAll(async () => {
+    if (!c) return;
+    for (const s of [c.service, c.bob, c.carol]) s.close();
+    await c.node.close();
   });
 }

@@ -1,5 +1,5 @@
 import { sign } from 'hono/jwt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { keyId } from '../../server/auth.ts';
 import {
   type Client,
@@ -11,6 +11,7 @@ import {
   startNode,
   type TestNode,
   upgradeStatus,
+  withThreeClients,
 } from './ws-harness.ts';
 
 const isRequestFor = (runId: string) => (f: Frame) =>
@@ -24,16 +25,8 @@ describe('WebSocket /ws', () => {
   let bob: Client;
   let carol: Client;
 
-  beforeAll(async () => {
-    node = await startNode();
-    service = await connect(node.url, SERVICE_KEY);
-    // bob decides only where named; carol has the default `reviewer` role.
-    bob = await connect(node.url, await reviewerToken('bob', []), 'query');
-    carol = await connect(node.url, await reviewerToken('carol', ['reviewer']));
-  });
-  afterAll(async () => {
-    for (const c of [service, bob, carol]) c.close();
-    await node.close();
+  withThreeClients((c) => {
+    ({ node, service, bob, carol } = c);
   });
 
   it('refuses the upgrade with 401 without a token, with a bad one or with an expired JWT', async () => {
