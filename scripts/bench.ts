@@ -196,10 +196,12 @@ async function main(): Promise<void> {
   else console.log(`skipped Postgres + Redis: no Redis at ${redisUrl}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+if (process.argv[2] === 'e2e') await import('./bench-e2e.ts');
+else
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );

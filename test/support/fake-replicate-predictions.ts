@@ -5,6 +5,8 @@ export type FakeOutcome =
   | {
       kind: 'succeed';
       afterMs?: number;
+      /** Answer the create already `succeeded` (as Replicate does with `Prefer: wait`). */
+      atCreate?: boolean;
       /** A value, or a function of the exact input received. */
       output?: unknown;
       logs?: string;
@@ -137,6 +139,10 @@ export function startPrediction(
       : {}),
   };
   life.predictions.set(id, json);
+  if (outcome.kind === 'succeed' && outcome.atCreate) {
+    finish(life, json, outcome);
+    return json;
+  }
   const afterMs = 'afterMs' in outcome && outcome.afterMs !== undefined ? outcome.afterMs : 30;
   later(life, afterMs / 2, () => {
     if (json.status === 'starting') Object.assign(json, { status: 'processing', started_at: now() });

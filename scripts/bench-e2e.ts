@@ -1,0 +1,204 @@
+/**
+ * `npm run bench -- e2e [--before DIR] [--clients 16,64] [--seconds 10] [--warmup 3] [--workers N]`
+ *
+ * The run shape of issue 7 through the real start command (`server/main.ts` as a child process)
+ * on Postgres + Redis, driven by a keep-alive `node:http` client, with a fake Replicate answering
+ * creates already `succeeded`. Prints, per system and concurrency: runs/s, decision→ack p50/p99,
+ * logical commits and Postgres write transactions per run (the service's counters), server CPU ms
+ * per run, WAL bytes per run; and, in the same invocation, the ceiling (a do-nothing server, same
+ * client) and a Postgres baseline (single-row durable inserts, 16 clients).
+ */
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startFakeReplicate } from '../test/support/fake-replicate.ts';
+import { createClient, drive, percentile } from './bench/client.ts';
+import { createScratch } from './bench/pg.ts';
+import { type Service, startService } from './bench/service.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const NULL_SERVER = fileURLToPath(new URL('./bench/null-server.ts', import.meta.url));
+
+const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== 'e2e'),
+  options: {
+    before: { type: 'string' },
+    clients: { type: 'string', default: '16,64' },
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    workers: { type: 'string' },
+    'skip-ceiling': { type: 'boolean', default: false },
+    /** Write a V8 CPU profile of each "after" server into this directory. */
+    profile: { type: 'string' },
+  },
+});
+const CLIENTS = String(args.clients)
+  .split(',')
+  .map((c) => Number(c));
+const WINDOW_MS = Number(args.seconds) * 1000;
+const WARMUP_MS = Number(args.warmup) * 1000;
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const KEY = `bench-${randomBytes(12).toString('hex')}`;
+
+const profileArgs = (dir: string) =>
+  args.profile && dir === ROOT ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
+
+interface Row {
+  system: string;
+  clients: number;
+  runsPerS: number;
+  p50: number;
+  p99: number;
+  commits: number | null;
+  writeTx: number | null;
+  xacts: number;
+  cpuMs: number;
+  walBytes: number;
+  errors: string[];
+}
+
+/** The service's own counters (absent on builds that do not count). */
+async function counters(client: ReturnType<typeof createClient>): Promise<Map<string, number>> {
+  const a = await client.call('GET', '/metrics').catch(() => null);
+  const out = new Map<string, number>();
+  const text = typeof a?.body.text === 'string' ? a.body.text : '';
+  for (const m of text.matchAll(/^(hitl_commits_total|hitl_write_transactions_total) (\d+(?:\.\d+)?)$/gm)) {
+    out.set(m[1] as string, Number(m[2]));
+  }
+  return out;
+}
+
+async function measure(
+  system: string,
+  dir: string,
+  scratch: ReturnType<typeof createScratch>,
+  replicateUrl: string,
+  clients: number,
+  extraEnv: Record<string, string> = {},
+): Promise<Row> {
+  const databaseUrl = await scratch.database();
+  const isNull = system === 'ceiling';
+  const service: Service = isNull
+    ? await startService(ROOT, ['--import', 'tsx', NULL_SERVER], {})
+    : await startService(dir, [...profileArgs(dir), '--import', 'tsx', 'server/main.ts'], {
+        PORT: '0',
+        DATABASE_URL: databaseUrl,
+        REDIS_URL,
+        HITL_API_KEYS: KEY,
+        REPLICATE_API_TOKEN: 'r8_bench',
+        REPLICATE_BASE_URL: replicateUrl,
+        HITL_DATA_DIR: `/tmp/hitl-bench-${randomBytes(4).toString('hex')}`,
+        LOG_LEVEL: 'info',
+        ...extraEnv,
+      });
+  const client = createClient(
+    {
+      url: service.url,
+      key: KEY,
+      tool: {
+        'replicate-agent-tool': {
+          data: { name: 'bench/model', latest_version: 'v1', example_input: { prompt: 'x' } },
+        },
+      },
+    },
+    clients * 2,
+  );
+  const edge: Record<string, { cpu: number; wal: string; c: Map<string, number>; x: number }> = {};
+  const xacts = async () => {
+    const dbName = new URL(databaseUrl).pathname.slice(1);
+    return scratch.xactCommit(dbName);
+  };
+  try {
+    const r = await drive(client, clients, WARMUP_MS, WINDOW_MS, async (at) => {
+      const c = isNull ? new Map<string, number>() : await counters(client);
+      edge[at] = { cpu: service.cpuMs(), wal: await scratch.walLsn(), c, x: await xacts() };
+    });
+    const s = edge.start!;
+    const e = edge.end!;
+    const wal = await scratch.walSince(s.wal);
+    const walAtEnd = await scratch.walSince(e.wal);
+    const per = (v: number) => (r.runs > 0 ? v / r.runs : Number.NaN);
+    const diff = (name: string) => {
+      const a = s.c.get(name);
+      const b = e.c.get(name);
+      return a === undefined || b === undefined ? null : per(b - a);
+    };
+    return {
+      system,
+      clients,
+      runsPerS: r.runs / r.seconds,
+      p50: percentile(r.ackMs, 50),
+      p99: percentile(r.ackMs, 99),
+      commits: diff('hitl_commits_total'),
+      writeTx: diff('hitl_write_transactions_total'),
+      xacts: per(e.x - s.x),
+      cpuMs: per(e.cpu - s.cpu),
+      walBytes: per(wal - walAtEnd),
+      errors: r.errors,
+    };
+  } finally {
+    client.close();
+    await service.stop();
+  }
+}
+
+const fmt = (v: number | null, digits = 1) =>
+  v === null || Number.isNaN(v) ? 'n/a' : v.toLocaleString('en-US', { maximumFractionDigits: digits });
+
+async function main(): Promise<void> {
+  const scratch = createScratch(ADMIN_URL);
+  const fake = await startFakeReplicate({
+    defaultOutcome: { kind: 'succeed', atCreate: true, output: 'ok' },
+  });
+  const rows: Row[] = [];
+  try {
+    const systems: Array<[string, string, Record<string, string>]> = [];
+    if (!args['skip-ceiling']) systems.push(['ceiling', ROOT, {}]);
+    if (args.before) systems.push(['before', String(args.before), {}]);
+    systems.push(['after', ROOT, {}]);
+    if (args.workers)
+      systems.push([`after, HITL_WORKERS=${args.workers}`, ROOT, { HITL_WORKERS: String(args.workers) }]);
+    for (const clients of CLIENTS) {
+      for (const [system, dir, env] of systems) {
+        const row = await measure(system, dir, scratch, fake.url, clients, env);
+        rows.push(row);
+        process.stderr.write(
+          `${system} c${clients}: ${fmt(row.runsPerS)} runs/s${row.errors.length ? ` (${row.errors.length} errors: ${row.errors[0]})` : ''}\n`,
+        );
+      }
+    }
+    const pgBase = await scratch.baseline(16, 5000);
+    const ceiling = new Map(rows.filter((r) => r.system === 'ceiling').map((r) => [r.clients, r.runsPerS]));
+    console.log(
+      `e2e: ${WINDOW_MS / 1000} s window after ${WARMUP_MS / 1000} s warm-up; Postgres + Redis; fake Replicate answers creates succeeded`,
+    );
+    console.log(
+      '| system | clients | runs/s | ÷ ceiling | decision→ack p50 / p99 ms | commits/run | write tx/run | xact_commit/run | server CPU ms/run | WAL bytes/run |',
+    );
+    console.log('|---|---|---|---|---|---|---|---|---|---|');
+    for (const r of rows) {
+      const ceil = ceiling.get(r.clients);
+      console.log(
+        `| ${r.system} | ${r.clients} | ${fmt(r.runsPerS)} | ${ceil ? `${fmt((100 * r.runsPerS) / ceil)} %` : 'n/a'} | ${r.system === 'ceiling' ? 'n/a' : `${fmt(r.p50)} / ${fmt(r.p99)}`} | ${fmt(r.commits)} | ${fmt(r.writeTx)} | ${r.system === 'ceiling' ? 'n/a' : fmt(r.xacts)} | ${fmt(r.cpuMs, 2)} | ${r.system === 'ceiling' ? 'n/a' : fmt(r.walBytes, 0)} |`,
+      );
+    }
+    console.log(
+      `Postgres baseline (postgres.js, 16 clients, single-row durable inserts): ${fmt(pgBase, 0)} inserts/s`,
+    );
+    const errs = rows.filter((r) => r.errors.length > 0);
+    for (const r of errs)
+      console.log(`errors in ${r.system} c${r.clients}: ${r.errors.slice(0, 3).join(' | ')}`);
+  } finally {
+    await fake.close();
+    await scratch.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

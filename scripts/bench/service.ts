@@ -1,0 +1,103 @@
+/**
+ * Start a service under test as a child process (the real start command, or the do-nothing
+ * server), find its port in its log, and read the CPU time of its whole process tree.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+export interface Service {
+  url: string;
+  pid: number;
+  /** user + system CPU ms of the process and all its descendants (cluster workers). */
+  cpuMs(): number;
+  stop(): Promise<void>;
+}
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+function stat(pid: number): { ppid: number; ticks: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may hold spaces: fields are counted after its closing parenthesis.
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
+  } catch {
+    return null;
+  }
+}
+
+/** The process and every descendant alive now. */
+function tree(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    const s = stat(pid);
+    if (s) parent.set(pid, s.ppid);
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) {
+    for (const [pid, ppid] of parent) if (ppid === out[i]) out.push(pid);
+  }
+  return out;
+}
+
+/** Spawn `args` in `cwd`; resolves once a stdout line reveals the listening URL. */
+export async function startService(
+  cwd: string,
+  args: string[],
+  env: Record<string, string>,
+  readyMs = 60_000,
+): Promise<Service> {
+  const proc: ChildProcess = spawn(process.execPath, args, {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const tail: string[] = [];
+  const keep = (l: string) => {
+    tail.push(l);
+    if (tail.length > 30) tail.shift();
+  };
+  createInterface({ input: proc.stderr! }).on('line', keep);
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`not ready in ${readyMs} ms:\n${tail.join('\n')}`)),
+      readyMs,
+    );
+    createInterface({ input: proc.stdout! }).on('line', (l) => {
+      keep(l);
+      const m = /listening on (http:\/\/[\w.:[\]]+)/.exec(l);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    void exited.then(() => reject(new Error(`exited before ready:\n${tail.join('\n')}`)));
+  });
+  // Cluster workers each print a line; give the others a moment to listen too.
+  const pid = proc.pid as number;
+  // Exited processes leave the tree: their CPU is kept so the window's difference stays right.
+  const seen = new Map<number, number>();
+  return {
+    url,
+    pid,
+    cpuMs() {
+      for (const p of tree(pid)) {
+        const s = stat(p);
+        if (s) seen.set(p, s.ticks);
+      }
+      let ticks = 0;
+      for (const t of seen.values()) ticks += t;
+      return ticks * TICK_MS;
+    },
+    async stop() {
+      proc.kill('SIGTERM');
+      const forced = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(forced);
+    },
+  };
+}
