@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { type RunCreated, RunEvent } from '../machines/run-events.ts';
-import { RUN_MACHINE_VERSION } from '../machines/run-machine.ts';
-import { restore, startRun, step } from '../machines/run-replay.ts';
+import { startRun, step } from '../machines/run-replay.ts';
 import { currentStep, type RunSnapshot, refusal, runStatus } from '../machines/run-state.ts';
-import { runView } from '../machines/run-view.ts';
+import { runView, viewTimes } from '../machines/run-view.ts';
 import { timersFor, workFor } from '../machines/run-work.ts';
 import {
+  type BatchItem,
   type Bus,
   type Json,
   type RunStore,
@@ -15,11 +15,17 @@ import {
   StoreError,
 } from '../persistence/types.ts';
 import { canonical } from './canonical.ts';
+import { createCommitQueue } from './commit-queue.ts';
 import { HitlError } from './errors.ts';
 import { createLru } from './lru.ts';
 import type { ProviderRegistry } from './providers/registry.ts';
+import { type Chain, createdChain, extendChain, type Stamp } from './run-chain.ts';
+import { createRunLoader, type LoadedRun } from './run-load.ts';
 import type { HostMessage } from './run-messages.ts';
-import { changedApprovals, envelopeOf, messageFor, rowsFor, storedView } from './run-records.ts';
+import { changedApprovals, envelopeOf, messageFor, rowsFor } from './run-records.ts';
+
+export type { Stamp } from './run-chain.ts';
+export type { LoadedRun } from './run-load.ts';
 
 export interface Logger {
   info(obj: object, msg?: string): void;
@@ -38,27 +44,20 @@ export interface RunHostDeps {
   newId?: () => string;
   leaseMs?: number;
   maxLiveRuns?: number;
+  /** Commits waiting for a transaction beyond this are refused with `unavailable` (503). */
+  maxQueuedCommits?: number;
   log?: Logger;
   /** Test-only fault injection: called at named points (e.g. `after_commit`). */
   fault?: (point: string) => void;
 }
 
-/** A run as loaded for a write or a read. */
-export interface LoadedRun {
-  seq: number;
-  snapshot: RunSnapshot;
-  updated_at: string;
-  created_by: string;
-}
-
-/** The type of the event a commit logged: what the work that follows may assume. */
+/** The type of the last event a commit logged: what the work that follows may assume. */
 export type CommitCause = RunEvent['type'] | 'run.created';
-export type EventFactory = (run: LoadedRun, stamp: (actor: string) => Stamp) => RunEvent | Promise<RunEvent>;
-export interface Stamp {
-  at: string;
-  actor: string;
-  id: string;
-}
+/** Builds the input event from the current state; more events may follow that came with it. */
+export type EventFactory = (
+  run: LoadedRun,
+  stamp: (actor: string) => Stamp,
+) => RunEvent | RunEvent[] | Promise<RunEvent | RunEvent[]>;
 
 const CHANNEL = 'events';
 const REFUSALS = new Set([
@@ -76,9 +75,17 @@ export function isRefusal(err: unknown): boolean {
 
 const silent: Logger = { info() {}, warn() {}, error() {} };
 
+/** What a committed change leaves for after its batch: the run, its envelope, its message. */
+interface Committed {
+  run: LoadedRun;
+  envelope: SnapshotEnvelope;
+  message: ReturnType<typeof messageFor>;
+}
+
 /**
- * The core of the runtime (SPEC §2.6): load → check → transition → commit (Postgres, one
- * transaction, `(run_id, seq)` guarded) → cache → publish → then the work the new state asks for.
+ * The core of the runtime (SPEC §2.6, §8): load → check → transition, plus every following step
+ * that needs no I/O → one group commit (Postgres, `(run_id, seq)` guarded) → cache + publish for
+ * the whole batch → then the I/O work the new state asks for.
  */
 export function createRunCore(deps: RunHostDeps) {
   const now = deps.now ?? (() => new Date());
@@ -89,9 +96,16 @@ export function createRunCore(deps: RunHostDeps) {
   const locks = new Map<string, Promise<unknown>>();
   const local = new EventEmitter();
   local.setMaxListeners(0);
+  const views = new WeakMap<LoadedRun, Record<string, unknown>>();
   let afterCommit: (runId: string, next: RunSnapshot, cause: CommitCause) => void = () => {};
 
   const stamp = (actor: string): Stamp => ({ at: now().toISOString(), actor, id: newId() });
+  const loader = createRunLoader({ store: deps.store, cache: deps.cache, live, storeCall });
+  const queue = createCommitQueue<Committed>(deps.store, {
+    ...(deps.maxQueuedCommits !== undefined ? { maxQueued: deps.maxQueuedCommits } : {}),
+    afterBatch,
+    ...(deps.fault ? { fault: deps.fault } : {}),
+  });
 
   /** Serialise writers of one run inside this process; other nodes are fenced by `seq`. */
   function withLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {
@@ -105,71 +119,6 @@ export function createRunCore(deps: RunHostDeps) {
     return run;
   }
 
-  function fromEnvelope(envelope: unknown): RunSnapshot {
-    const env = envelope as { machine_version?: number; snapshot?: unknown };
-    if (env?.machine_version !== RUN_MACHINE_VERSION) {
-      throw new HitlError(
-        'unavailable',
-        `Stored run snapshot has machine version ${String(env?.machine_version)}`,
-      );
-    }
-    const snapshot = restore(env.snapshot);
-    if (snapshot.status === 'error')
-      throw new HitlError('unavailable', 'Stored run snapshot cannot be restored');
-    return snapshot;
-  }
-
-  async function fromCache(runId: string): Promise<LoadedRun | null> {
-    const hit = await deps.cache.get(runId).catch(() => null);
-    if (!hit || typeof hit.value !== 'object' || hit.value === null || Array.isArray(hit.value)) return null;
-    const v = hit.value as { envelope?: unknown; updated_at?: unknown; created_by?: unknown };
-    if (typeof v.updated_at !== 'string' || typeof v.created_by !== 'string') return null;
-    try {
-      return {
-        seq: hit.version,
-        snapshot: fromEnvelope(v.envelope),
-        updated_at: v.updated_at,
-        created_by: v.created_by,
-      };
-    } catch {
-      return null;
-    }
-  }
-
-  async function fromStore(runId: string): Promise<LoadedRun | null> {
-    const rec = await storeCall(() => deps.store.getRun(runId));
-    if (!rec) return null;
-    return {
-      seq: rec.seq,
-      snapshot: fromEnvelope(rec.envelope),
-      updated_at: rec.updated_at,
-      created_by: rec.created_by,
-    };
-  }
-
-  /** Latest state: this process's live copy, else the cache, else Postgres (the record). */
-  async function load(runId: string, fresh = false): Promise<LoadedRun | null> {
-    if (!fresh) {
-      const mine = live.get(runId);
-      if (mine) return mine;
-      const cached = await fromCache(runId);
-      if (cached) return cached;
-    }
-    return fromStore(runId);
-  }
-
-  /**
-   * Reads for the API: never the local copy (another node may have moved on). A cache entry serves
-   * only while no newer event is logged: an older one (left by a node cut off from Redis, or written
-   * late) must not hide an acknowledged change (read-your-writes, SPEC §2.6).
-   */
-  async function read(runId: string): Promise<LoadedRun | null> {
-    const cached = await fromCache(runId);
-    if (cached && (await storeCall(() => deps.store.listEvents(runId, cached.seq, 1))).length === 0)
-      return cached;
-    return fromStore(runId);
-  }
-
   async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -181,6 +130,28 @@ export function createRunCore(deps: RunHostDeps) {
     }
   }
 
+  /** Cache entries and fan-out of one batch, written together (one pipelined write per connection). */
+  async function afterBatch(done: Committed[]): Promise<void> {
+    for (const c of done) live.set(c.run.snapshot.context.run_id, c.run);
+    for (const c of done) local.emit('message', c.message);
+    await Promise.all(
+      done.flatMap((c) => {
+        const runId = c.run.snapshot.context.run_id;
+        const value = { envelope: c.envelope, updated_at: c.run.updated_at, created_by: c.run.created_by };
+        return [
+          deps.cache
+            .set(runId, c.run.seq, value as unknown as Json)
+            .catch(() => false)
+            // A failed write must not leave an older entry readable (reads also probe `seq`).
+            .then((stored) => (stored ? undefined : deps.cache.del(runId).catch(() => {}))),
+          deps.bus.publish(CHANNEL, c.message as unknown as Json).catch((err: unknown) => {
+            log.warn({ err: String(err) }, 'fan-out publish failed');
+          }),
+        ];
+      }),
+    );
+  }
+
   async function publish(message: HostMessage): Promise<void> {
     local.emit('message', message);
     await deps.bus.publish(CHANNEL, message as unknown as Json).catch((err: unknown) => {
@@ -188,63 +159,94 @@ export function createRunCore(deps: RunHostDeps) {
     });
   }
 
-  async function cacheAfterCommit(runId: string, run: LoadedRun, envelope: SnapshotEnvelope): Promise<void> {
-    const value = { envelope, updated_at: run.updated_at, created_by: run.created_by };
-    const stored = await deps.cache.set(runId, run.seq, value as unknown as Json).catch(() => false);
-    // A failed write must not leave an older entry readable after the acknowledgement.
-    if (!stored) await deps.cache.del(runId).catch(() => {});
+  /** The view as of the run's seq (computed once per committed state); waiting times up to `at`. */
+  function baseView(run: LoadedRun): Record<string, unknown> {
+    let view = views.get(run);
+    if (!view) {
+      view = runView(run.snapshot, { seq: run.seq, updated_at: run.updated_at, now: run.updated_at });
+      views.set(run, view);
+    }
+    return view;
   }
 
-  /** Create a run: one commit of `run.created`, then its first work. */
-  async function create(input: RunCreated, createdBy: string): Promise<LoadedRun> {
-    const snapshot = startRun(input);
-    const rows = rowsFor(null, snapshot, input, 1);
-    const envelope = envelopeOf(snapshot);
-    await storeCall(() =>
-      deps.store.createRun({
-        record: {
-          run_id: input.run_id,
-          seq: 1,
-          status: runStatus(snapshot),
-          current_step: currentStep(snapshot),
-          user_id: input.user_id,
-          session_id: input.session_id,
-          created_by: createdBy,
-          envelope,
-          view: storedView(snapshot, 1, input.at),
-          created_at: input.at,
-          updated_at: input.at,
-        },
-        events: rows,
-        timers: timersFor(snapshot),
-        approvals: [],
-        owner: deps.node,
-        lease_ms: leaseMs,
-        work_pending: workFor(snapshot) !== null,
-      }),
+  /** Commit one chain; resolves once committed, cached and published (or throws the refusal). */
+  async function commitChain(
+    prev: LoadedRun | null,
+    chain: Chain,
+    item: (c: { seq: number; envelope: SnapshotEnvelope; view: Record<string, unknown> }) => BatchItem,
+    createdBy: string,
+    at: string,
+  ): Promise<LoadedRun> {
+    const seq = (prev?.seq ?? 0) + chain.rows.length;
+    const envelope = envelopeOf(chain.next);
+    const run: LoadedRun = { seq, snapshot: chain.next, updated_at: at, created_by: createdBy };
+    const view = baseView(run);
+    const message = messageFor(deps.node, prev?.snapshot ?? null, chain.next, chain.rows, createdBy);
+    const refused = await storeCall(() =>
+      queue.commit(item({ seq, envelope, view }), { run, envelope, message }),
     );
-    const run: LoadedRun = { seq: 1, snapshot, updated_at: input.at, created_by: createdBy };
-    live.set(input.run_id, run);
-    await cacheAfterCommit(input.run_id, run, envelope);
-    await publish(messageFor(deps.node, null, snapshot, rows, createdBy));
-    afterCommit(input.run_id, snapshot, 'run.created');
+    if (refused) throw refused;
+    afterCommit(chain.next.context.run_id, chain.next, chain.cause);
     return run;
   }
 
+  /** Create a run: one commit of `run.created` and every step after it that needs no I/O. */
+  async function create(input: RunCreated, createdBy: string): Promise<LoadedRun> {
+    const chain = createdChain(startRun(input), input, deps.providers, stamp);
+    const next = chain.next;
+    const at = chain.rows[chain.rows.length - 1]?.created_at ?? input.at;
+    return commitChain(
+      null,
+      chain,
+      ({ seq, envelope, view }) => ({
+        kind: 'create',
+        run: {
+          record: {
+            run_id: input.run_id,
+            seq,
+            status: runStatus(next),
+            current_step: currentStep(next),
+            user_id: input.user_id,
+            session_id: input.session_id,
+            created_by: createdBy,
+            envelope,
+            view,
+            created_at: input.at,
+            updated_at: at,
+          },
+          events: chain.rows,
+          timers: timersFor(next),
+          approvals: changedApprovals(null, next, createdBy),
+          owner: deps.node,
+          lease_ms: leaseMs,
+          work_pending: workFor(next) !== null,
+        },
+      }),
+      createdBy,
+      at,
+    );
+  }
+
   /**
-   * Apply one event built by `make` from the current state. Refusals throw typed errors; a
-   * concurrent writer (another node) makes the commit fail on `seq`, and the event is rebuilt
-   * and re-checked on the fresh state.
+   * Apply the input `make` builds from the current state (plus the steps after it that need no
+   * I/O) in one commit. Refusals throw typed errors; a concurrent writer (another node) makes the
+   * commit fail on `seq`, and the input is rebuilt and re-checked on the fresh state, alone.
    */
   function apply(runId: string, make: EventFactory, opts: { takeover?: boolean } = {}): Promise<LoadedRun> {
     return withLock(runId, async () => {
       for (let attempt = 0; attempt < 5; attempt++) {
-        const cur = await load(runId, attempt > 0);
+        const cur = await loader.load(runId, attempt > 0);
         if (!cur) throw new HitlError('run_not_found', `Run ${runId} not found`);
-        const parsed = RunEvent.safeParse(await make(cur, stamp));
-        if (!parsed.success)
-          throw new HitlError('invalid_request', 'The event is malformed', parsed.error.issues);
-        const event = parsed.data;
+        const made = await make(cur, stamp);
+        const events: RunEvent[] = [];
+        for (const e of Array.isArray(made) ? made : [made]) {
+          const parsed = RunEvent.safeParse(e);
+          if (!parsed.success)
+            throw new HitlError('invalid_request', 'The event is malformed', parsed.error.issues);
+          events.push(parsed.data);
+        }
+        const [event, ...more] = events;
+        if (!event) throw new HitlError('invalid_request', 'No event to apply');
         const refused = refusal(cur.snapshot, event);
         if (refused) {
           // The local or cached copy may be behind another node's commit: only the record refuses.
@@ -254,49 +256,55 @@ export function createRunCore(deps: RunHostDeps) {
           }
           throw new HitlError(refused.code, refused.message);
         }
-        const next = step(cur.snapshot, event);
-        const rows = rowsFor(cur.snapshot, next, event, cur.seq + 1);
-        const seq = cur.seq + rows.length;
-        const envelope = envelopeOf(next);
+        const first = step(cur.snapshot, event);
+        const chain = extendChain(
+          { next: first, rows: rowsFor(cur.snapshot, first, event, cur.seq + 1), cause: event.type },
+          cur.seq + 1,
+          more,
+          deps.providers,
+          stamp,
+        );
+        const next = chain.next;
+        const at = chain.rows[chain.rows.length - 1]?.created_at ?? event.at;
         const nextTimers = timersFor(next);
         try {
-          await deps.cache.del(runId).catch(() => {});
-          await storeCall(() =>
-            deps.store.commit({
-              run_id: runId,
-              expected_seq: cur.seq,
-              events: rows,
-              envelope,
-              view: storedView(next, seq, event.at),
-              status: runStatus(next),
-              current_step: currentStep(next),
-              updated_at: event.at,
-              work_pending: workFor(next) !== null,
-              owner: deps.node,
-              lease_ms: leaseMs,
-              timers: nextTimers,
-              timers_changed: canonical(nextTimers) !== canonical(timersFor(cur.snapshot)),
-              approvals: changedApprovals(cur.snapshot, next, cur.created_by),
-              ...(opts.takeover ? { require_lease_expired: true } : {}),
+          return await commitChain(
+            cur,
+            chain,
+            ({ envelope, view }) => ({
+              kind: 'commit',
+              change: {
+                run_id: runId,
+                expected_seq: cur.seq,
+                events: chain.rows,
+                envelope,
+                view,
+                status: runStatus(next),
+                current_step: currentStep(next),
+                updated_at: at,
+                work_pending: workFor(next) !== null,
+                owner: deps.node,
+                lease_ms: leaseMs,
+                timers: nextTimers,
+                timers_changed: canonical(nextTimers) !== canonical(timersFor(cur.snapshot)),
+                approvals: changedApprovals(cur.snapshot, next, cur.created_by),
+                ...(opts.takeover ? { require_lease_expired: true } : {}),
+              },
             }),
+            cur.created_by,
+            at,
           );
         } catch (err) {
-          if (err instanceof StoreError && err.code === 'seq_conflict') {
+          if (err instanceof StoreError && (err.code === 'seq_conflict' || err.code === 'not_found')) {
             live.delete(runId);
             continue;
           }
           if (err instanceof StoreError && err.code === 'lease_held') {
             throw new HitlError('conflict', 'Another node holds this run');
           }
+          if (err instanceof StoreError) throw new HitlError('unavailable', err.message);
           throw err;
         }
-        deps.fault?.('after_commit');
-        const run: LoadedRun = { seq, snapshot: next, updated_at: event.at, created_by: cur.created_by };
-        live.set(runId, run);
-        await cacheAfterCommit(runId, run, envelope);
-        await publish(messageFor(deps.node, cur.snapshot, next, rows, cur.created_by));
-        afterCommit(runId, next, event.type);
-        return run;
       }
       throw new HitlError('conflict', 'The run changed concurrently; try again');
     });
@@ -304,7 +312,7 @@ export function createRunCore(deps: RunHostDeps) {
 
   /** The public view of a run, waiting times counted up to now. */
   function viewOf(run: LoadedRun): Record<string, unknown> {
-    return runView(run.snapshot, { seq: run.seq, updated_at: run.updated_at, now: now().toISOString() });
+    return { ...baseView(run), ...viewTimes(run.snapshot.context, now().toISOString()) };
   }
 
   function subscribe(listener: (m: HostMessage) => void): () => void {
@@ -326,8 +334,8 @@ export function createRunCore(deps: RunHostDeps) {
     stamp,
     leaseMs,
     log,
-    load,
-    read,
+    load: loader.load,
+    read: loader.read,
     create,
     apply,
     publish,
@@ -335,6 +343,12 @@ export function createRunCore(deps: RunHostDeps) {
     subscribe,
     storeCall,
     liveCount: () => live.size(),
+    /** Logical commits, the transactions they took, and all write transactions of the store. */
+    stats: () => ({
+      ...queue.stats(),
+      write_transactions: deps.store.writeTransactions(),
+      probes: loader.probes(),
+    }),
     onCommit(fn: (runId: string, next: RunSnapshot, cause: CommitCause) => void) {
       afterCommit = fn;
     },

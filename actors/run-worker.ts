@@ -35,10 +35,10 @@ export function createRunWorker(
     return p;
   }
 
-  /** Apply an event, treating a refusal (the run moved on) as "nothing to do". */
+  /** Apply an event (and those that came with it), treating a refusal (the run moved on) as "nothing to do". */
   async function offer(
     runId: string,
-    make: (at: ReturnType<RunCore['stamp']>) => RunEvent,
+    make: (at: ReturnType<RunCore['stamp']>) => RunEvent | RunEvent[],
   ): Promise<boolean> {
     try {
       await core.apply(runId, (_run, stamp) => make(stamp('system')));
@@ -125,44 +125,48 @@ export function createRunWorker(
       return;
     }
     core.deps.fault?.('after_submit_request');
-    const accepted = await offer(runId, (s) => ({
-      type: 'prediction.created',
-      ...s,
-      actor,
-      prediction_id: ref.id,
-      status: ref.status,
-      created_at: ref.created_at,
-    }));
+    // The creation and, when the provider answered already finished, its outcome: one input, one commit.
+    const accepted = await offer(runId, (s) => {
+      const created: RunEvent = {
+        type: 'prediction.created',
+        ...s,
+        actor,
+        prediction_id: ref.id,
+        status: ref.status,
+        created_at: ref.created_at,
+      };
+      const outcome = ref.final ? outcomeEvent(provider, ref.final, s) : null;
+      return outcome ? [created, outcome] : created;
+    });
     if (!accepted) {
       // Cancelled (or moved on) while the request was in flight: do not leave it running.
       await provider.cancel(ref.id).catch(() => {});
-      return;
     }
-    if (ref.final) await onPredictionState(runId, ref.final);
   }
 
-  /** A prediction's state from a poll or a webhook; only terminal states produce events. */
-  async function onPredictionState(runId: string, state: PredictionState): Promise<void> {
-    const run = await core.load(runId);
-    if (!run) return;
-    const provider = providerOf(run.snapshot);
+  /** The event of a prediction's terminal state (null while it runs). */
+  function outcomeEvent(
+    provider: Provider,
+    state: PredictionState,
+    s: ReturnType<RunCore['stamp']>,
+  ): RunEvent | null {
     const actor = `provider:${provider.name}`;
     const completed_at = state.completed_at ?? core.now().toISOString();
     if (state.status === 'succeeded') {
-      const processed = provider.processOutput(state);
-      await offer(runId, (s) => ({
+      return {
         type: 'prediction.succeeded',
         ...s,
         actor,
         prediction_id: state.id,
         completed_at,
         raw: state.raw,
-        processed,
-      }));
-    } else if (state.status === 'failed' || state.status === 'canceled') {
+        processed: provider.processOutput(state),
+      };
+    }
+    if (state.status === 'failed' || state.status === 'canceled') {
       const message =
         typeof state.error === 'string' ? state.error : JSON.stringify(state.error ?? state.status);
-      await offer(runId, (s) => ({
+      return {
         type: 'prediction.failed',
         ...s,
         actor,
@@ -171,8 +175,19 @@ export function createRunWorker(
         completed_at,
         message,
         raw: state.raw,
-      }));
+      };
     }
+    return null;
+  }
+
+  /** A prediction's state from a poll or a webhook; only terminal states produce events. */
+  async function onPredictionState(runId: string, state: PredictionState): Promise<void> {
+    const run = await core.load(runId);
+    if (!run) return;
+    const provider = providerOf(run.snapshot);
+    const probe = outcomeEvent(provider, state, core.stamp('system'));
+    if (!probe) return;
+    await offer(runId, (s) => outcomeEvent(provider, state, s) ?? probe);
   }
 
   /** Start the work for a committed state in the background (tracked so shutdown can wait). */

@@ -71,6 +71,12 @@ export function humanReviewMs(ctx: RunContext, now: string): number {
   return ctx.approvals.reduce((sum, a) => sum + ms(a.created_at, a.decision?.decided_at ?? now), 0);
 }
 
+/** The view's fields that count time up to `now` (the rest only changes with a commit). */
+export function viewTimes(ctx: RunContext, now: string) {
+  const end = ctx.ended_at ?? now;
+  return { total_execution_time_ms: ms(ctx.created_at, end), human_review_time_ms: humanReviewMs(ctx, end) };
+}
+
 /** The run view of SPEC §2.7, as of the snapshot's `seq`; `now` only counts open waits. */
 export function runView(
   snapshot: RunSnapshot,
@@ -78,7 +84,6 @@ export function runView(
 ): Record<string, unknown> {
   const ctx = snapshot.context;
   const open = openApproval(ctx);
-  const end = ctx.ended_at ?? meta.now;
   return {
     run_id: ctx.run_id,
     status: runStatus(snapshot),
@@ -100,8 +105,7 @@ export function runView(
     updated_at: meta.updated_at,
     expires_at: open?.expires_at ?? null,
     pending_actions: open?.actions ?? [],
-    total_execution_time_ms: ms(ctx.created_at, end),
-    human_review_time_ms: humanReviewMs(ctx, end),
+    ...viewTimes(ctx, meta.now),
     provider_execution_time_ms: ctx.provider_ms,
     seq: meta.seq,
   };

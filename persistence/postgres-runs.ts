@@ -86,7 +86,14 @@ export function createRunOps(
   sql: Sql,
 ): Pick<
   RunStore,
-  'createRun' | 'commit' | 'getRun' | 'listEvents' | 'listRuns' | 'expiredLeases' | 'renewLeases'
+  | 'createRun'
+  | 'commit'
+  | 'getRun'
+  | 'currentSeqs'
+  | 'listEvents'
+  | 'listRuns'
+  | 'expiredLeases'
+  | 'renewLeases'
 > {
   return {
     createRun: (run) =>
@@ -153,6 +160,16 @@ export function createRunOps(
         if (!isUuid(runId)) return null;
         const [row] = await sql<RunDbRow[]>`select ${RUN_COLUMNS(sql)} from runs r where r.run_id = ${runId}`;
         return row === undefined ? null : toRunRecord(row);
+      }),
+
+    currentSeqs: (runIds) =>
+      guard('currentSeqs', async () => {
+        const ids = runIds.filter(isUuid);
+        if (ids.length === 0) return new Map();
+        const rows = await sql<{ run_id: string; seq: number }[]>`
+          select run_id::text as run_id, seq from runs where run_id = any(${ids}::uuid[])
+        `;
+        return new Map(rows.map((r) => [r.run_id, r.seq]));
       }),
 
     listEvents: (runId, afterSeq, limit) =>

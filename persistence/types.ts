@@ -112,6 +112,9 @@ export interface CommitInput {
   require_lease_expired?: boolean;
 }
 
+/** One run's change in a group commit: a new run, or a guarded commit of an existing one. */
+export type BatchItem = { kind: 'create'; run: NewRun } | { kind: 'commit'; change: CommitInput };
+
 export interface RunFilter {
   user_id?: string;
   session_id?: string;
@@ -142,7 +145,16 @@ export interface IdempotencyRecord {
 export interface RunStore {
   createRun(run: NewRun): Promise<void>;
   commit(change: CommitInput): Promise<void>;
+  /**
+   * Group commit: many runs' changes in one transaction (one round trip). Per item, in order:
+   * null when committed, else the error that refused it (`seq_conflict`, `lease_held`,
+   * `not_found`, or what Postgres said about that item alone); the others commit regardless.
+   * Throws `unavailable` when Postgres cannot be reached (nothing was committed).
+   */
+  commitBatch(items: BatchItem[]): Promise<Array<Error | null>>;
   getRun(runId: string): Promise<RunRecord | null>;
+  /** The current `seq` of each run that exists (one indexed probe for many runs). */
+  currentSeqs(runIds: string[]): Promise<Map<string, number>>;
   listEvents(runId: string, afterSeq: number, limit: number): Promise<EventRow[]>;
   listRuns(filter: RunFilter, limit: number, cursor: string | null): Promise<Page<RunRecord>>;
   /** Runs with work pending whose lease expired before now. */
@@ -182,6 +194,8 @@ export interface RunStore {
   /** Webhook de-duplication: true the first time an id is seen. */
   rememberWebhook(webhookId: string): Promise<boolean>;
 
+  /** Write transactions started so far by this store (for the service's counters). */
+  writeTransactions(): number;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

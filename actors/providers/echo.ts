@@ -42,6 +42,16 @@ export function createEchoProvider(opts: EchoProviderOptions = {}): Provider {
     };
   };
 
+  const report = () => {
+    const signals = {
+      model_identified: true,
+      schema_present: true,
+      prompt_placed: true,
+      attachments_placed: true,
+    };
+    return { capabilities: structuredClone(capabilities), confidence: 1, signals };
+  };
+
   return {
     name: 'echo',
     tools: ['echo-agent-tool'],
@@ -49,14 +59,9 @@ export function createEchoProvider(opts: EchoProviderOptions = {}): Provider {
     configured: () => true,
 
     async capabilities() {
-      const signals = {
-        model_identified: true,
-        schema_present: true,
-        prompt_placed: true,
-        attachments_placed: true,
-      };
-      return { capabilities: structuredClone(capabilities), confidence: 1, signals };
+      return report();
     },
+    capabilitiesNow: () => report(),
 
     buildPayload(req, caps) {
       const payload =

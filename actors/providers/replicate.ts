@@ -106,16 +106,11 @@ export function createReplicateProvider(opts: ReplicateProviderOptions = {}): Pr
     return entry;
   }
 
-  async function describe(config: Record<string, unknown>): Promise<Capabilities> {
-    const parsed = parseModelConfig(config);
-    let info = parsed.example ? schemaFromExample(parsed.example) : schemaFromOpenApi(parsed.openapi);
-    let version = parsed.version;
-    if (!info && token && parsed.model) {
-      const fetched = await fetchSchema(parsed.model, parsed.version);
-      info = fetched?.info ?? null;
-      // Pin the version whose schema was reviewed, so the reviewed model is the one that runs.
-      version = version ?? fetched?.version ?? null;
-    }
+  function capabilitiesOf(
+    parsed: ReturnType<typeof parseModelConfig>,
+    info: SchemaInfo | null,
+    version: string | null,
+  ): Capabilities {
     const schema = info?.schema ?? null;
     const types = info?.types ?? {};
     return {
@@ -130,6 +125,39 @@ export function createReplicateProvider(opts: ReplicateProviderOptions = {}): Pr
     };
   }
 
+  /** The capabilities when no lookup is needed (schema given, or already fetched), else null. */
+  function describeNow(config: Record<string, unknown>): Capabilities | null {
+    const parsed = parseModelConfig(config);
+    const info = parsed.example ? schemaFromExample(parsed.example) : schemaFromOpenApi(parsed.openapi);
+    if (!info && token && parsed.model) {
+      const cached = schemaCache.get(`${parsed.model}:${parsed.version ?? 'latest'}`);
+      if (!cached) return null;
+      return capabilitiesOf(parsed, cached.info, parsed.version ?? cached.version);
+    }
+    return capabilitiesOf(parsed, info, parsed.version);
+  }
+
+  async function describe(config: Record<string, unknown>): Promise<Capabilities> {
+    const now = describeNow(config);
+    if (now) return now;
+    const parsed = parseModelConfig(config);
+    const fetched = parsed.model ? await fetchSchema(parsed.model, parsed.version) : null;
+    // Pin the version whose schema was reviewed, so the reviewed model is the one that runs.
+    return capabilitiesOf(parsed, fetched?.info ?? null, parsed.version ?? fetched?.version ?? null);
+  }
+
+  function report(req: Parameters<Provider['capabilities']>[0], caps: Capabilities) {
+    const built = buildReplicatePayload(req, caps);
+    const signals = {
+      model_identified: caps.model !== null,
+      schema_present: caps.schema !== null && Object.keys(caps.schema).length > 0,
+      prompt_placed: caps.schema !== null && promptFieldOf(caps.schema, caps.types) !== null,
+      attachments_placed: !built.issues.some((i) => i.field.startsWith('attachments[')),
+    };
+    const confidence = Object.values(signals).filter(Boolean).length / 4;
+    return { capabilities: caps, confidence, signals };
+  }
+
   return {
     name: 'replicate',
     tools: ['replicate-agent-tool'],
@@ -137,16 +165,12 @@ export function createReplicateProvider(opts: ReplicateProviderOptions = {}): Pr
     configured: () => token.length > 0,
 
     async capabilities(req) {
-      const caps = await describe(req.model_config);
-      const built = buildReplicatePayload(req, caps);
-      const signals = {
-        model_identified: caps.model !== null,
-        schema_present: caps.schema !== null && Object.keys(caps.schema).length > 0,
-        prompt_placed: caps.schema !== null && promptFieldOf(caps.schema, caps.types) !== null,
-        attachments_placed: !built.issues.some((i) => i.field.startsWith('attachments[')),
-      };
-      const confidence = Object.values(signals).filter(Boolean).length / 4;
-      return { capabilities: caps, confidence, signals };
+      return report(req, await describe(req.model_config));
+    },
+
+    capabilitiesNow(req) {
+      const caps = describeNow(req.model_config);
+      return caps ? report(req, caps) : null;
     },
 
     buildPayload: buildReplicatePayload,

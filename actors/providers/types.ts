@@ -99,6 +99,9 @@ export interface Provider {
   readonly operations: string[];
   configured(): boolean;
   capabilities(req: ProviderRequest): Promise<CapabilityReport>;
+  /** The same report when it needs no I/O (else null): the host then logs it in the commit that
+   *  created the run instead of a commit of its own (SPEC §8 commit model). */
+  capabilitiesNow?(req: ProviderRequest): CapabilityReport | null;
   buildPayload(req: ProviderRequest, caps: Capabilities): BuiltPayload;
   /** Re-validate a (possibly edited) payload. */
   validatePayload(req: ProviderRequest, caps: Capabilities, payload: Record<string, unknown>): BuiltPayload;

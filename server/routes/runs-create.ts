@@ -62,8 +62,10 @@ export function runCreateRoutes(api: Api, deps: RouteDeps, idempotency: Idempote
     const urls = baseUrls(deps, c.req.url);
     return {
       run_id: id,
-      status: view.status,
-      current_step: view.current_step,
+      // SPEC §3: the answer describes the creation (`run.created`); the same commit may already
+      // hold the steps after it that needed no I/O (SPEC §8 commit model).
+      status: 'queued',
+      current_step: 'created',
       message: `Run created with policy ${String(view.policy)}`,
       hitl_config: view.hitl_config,
       websocket_url: `${urls.ws}/ws`,

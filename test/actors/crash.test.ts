@@ -85,13 +85,27 @@ describe('a host killed with SIGKILL loses nothing', () => {
     const a = await spawnHostChild(env({ NODE_ID: 'commit-a', HITL_FAULT_POINT: 'after_commit' }));
     const runId = await createInChild(a, db, { policy: 'auto' }, replicateInput(mark));
     expect(await a.exited).toBe('SIGKILL');
+    // One commit per input (SPEC §8): the create logged every step up to the submission's intent.
     const before = await verifier.read(runId);
-    expect(before?.seq).toBe(2);
+    expect(before?.seq).toBe(4);
+    expect(createsFor(fake, mark)).toHaveLength(0);
 
     const b = await spawnHostChild(env({ NODE_ID: 'commit-b' }));
+    // The intent is logged, its request may or may not have gone out: never resent on its own.
+    const view = await waitForChildView(b, runId, isStatus('awaiting_human'));
+    expect(approvalOf(view).checkpoint_type).toBe('error_recovery');
+    expect(view.error).toMatchObject({ code: 'submission_outcome_unknown' });
+    expect(createsFor(fake, mark)).toHaveLength(0);
+    await b.decide(runId, approvalOf(view).approval_id, 'retry');
     expect((await waitForChildView(b, runId, isTerminal)).status).toBe('completed');
     const rows = await expectSound(db, verifier, runId);
-    expect(typesOf(rows).slice(0, 3)).toEqual(['run.created', 'capabilities.reported', 'run.recovered']);
+    expect(typesOf(rows).slice(0, 5)).toEqual([
+      'run.created',
+      'capabilities.reported',
+      'payload.built',
+      'prediction.submitting',
+      'run.recovered',
+    ]);
     expect(rows.find((r) => r.type === 'run.recovered')?.payload).toMatchObject({ node: 'commit-b' });
     expect(createsFor(fake, mark)).toHaveLength(1);
     await b.kill();

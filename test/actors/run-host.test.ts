@@ -45,7 +45,11 @@ describe('the run host on the real Postgres', () => {
   });
 
   it('refuses a second decision on the same approval with approval_not_pending', async () => {
-    const run = await createRun(h.host, { policy: 'require_human', allowed_steps: ['information_review'] });
+    // A second checkpoint keeps the run open: the refusal is about the approval, not a finished run.
+    const run = await createRun(h.host, {
+      policy: 'require_human',
+      allowed_steps: ['information_review', 'payload_review'],
+    });
     const runId = run.snapshot.context.run_id;
     const waiting = await waitForView(h.host, runId, isStatus('awaiting_human'));
     const id = (waiting.approval as { approval_id: string }).approval_id;

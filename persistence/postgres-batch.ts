@@ -1,0 +1,218 @@
+import type { Sql } from 'postgres';
+import { guard, isConnectionError } from './postgres-errors.ts';
+import type { BatchItem, CommitInput, NewRun } from './types.ts';
+import { StoreError } from './types.ts';
+
+/**
+ * Group commit (SPEC §8 "Commit model"): the commits of many runs in ONE statement, so one round
+ * trip and one fsync. Data-modifying CTEs all see one snapshot; the guarded `update runs` (and the
+ * `insert … on conflict do nothing` of new runs) return the runs that passed their `(run_id, seq)`
+ * guard and lease, and only those runs' events, timers and approvals are written. A run the guard
+ * refused changes nothing and fails no other run.
+ */
+const BATCH_SQL = `
+with
+cin as (
+  select * from jsonb_to_recordset($1::text::jsonb) as x(
+    run_id uuid, seq int, status text, current_step text, user_id text, session_id text,
+    created_by text, envelope jsonb, view jsonb, work_pending boolean, owner text, lease_ms float8,
+    created_at timestamptz, updated_at timestamptz)),
+uin as (
+  select * from jsonb_to_recordset($2::text::jsonb) as x(
+    run_id uuid, expected_seq int, seq int, status text, current_step text, envelope jsonb,
+    view jsonb, work_pending boolean, owner text, lease_ms float8, updated_at timestamptz,
+    takeover boolean)),
+ins as (
+  insert into runs (run_id, seq, status, current_step, user_id, session_id, created_by, envelope,
+                    view, work_pending, owner, lease_until, created_at, updated_at)
+  select run_id, seq, status, current_step, user_id, session_id, created_by, envelope, view,
+         work_pending, owner, now() + lease_ms * interval '1 millisecond', created_at, updated_at
+    from cin
+  on conflict (run_id) do nothing
+  returning run_id),
+upd as (
+  update runs r
+     set seq = u.seq, status = u.status, current_step = u.current_step, envelope = u.envelope,
+         view = u.view, work_pending = u.work_pending, owner = u.owner,
+         lease_until = now() + u.lease_ms * interval '1 millisecond', updated_at = u.updated_at
+    from uin u
+   where r.run_id = u.run_id and r.seq = u.expected_seq
+     and (not u.takeover or r.lease_until is null or r.lease_until < now() or r.owner = u.owner)
+  returning r.run_id),
+done as (select run_id from ins union all select run_id from upd),
+ev as (
+  insert into run_events (run_id, seq, type, step, status, actor, message, payload, derived, created_at)
+  select e.run_id, e.seq, e.type, e.step, e.status, e.actor, e.message, e.payload, e.derived, e.created_at
+    from jsonb_to_recordset($3::text::jsonb) as e(
+      run_id uuid, seq int, type text, step text, status text, actor text, message text,
+      payload jsonb, derived boolean, created_at timestamptz)
+   where e.run_id in (select run_id from done)),
+tw as (
+  select * from jsonb_to_recordset($4::text::jsonb) as t(owner_id uuid, kind text, key text, fire_at timestamptz)),
+tsync as (select run_id from done where run_id = any($5::text[]::uuid[])),
+tdel as (
+  delete from timers t
+   where t.owner_id in (select run_id from tsync)
+     and not exists (select 1 from tw where tw.owner_id = t.owner_id and tw.kind = t.kind and tw.key = t.key)),
+tins as (
+  insert into timers (owner_id, run_id, kind, key, fire_at)
+  select tw.owner_id, tw.owner_id, tw.kind, tw.key, tw.fire_at from tw
+   where tw.owner_id in (select run_id from tsync)
+  on conflict (owner_id, kind, key) do nothing),
+ap as (
+  insert into approvals (approval_id, run_id, status, checkpoint_type, user_id, session_id, created_by,
+                         created_at, expires_at, approval, envelope, version)
+  select a.approval_id, a.run_id, a.status, a.checkpoint_type, a.user_id, a.session_id, a.created_by,
+         a.created_at, a.expires_at, a.approval, null, a.version
+    from jsonb_to_recordset($6::text::jsonb) as a(
+      approval_id uuid, run_id uuid, status text, checkpoint_type text, user_id text, session_id text,
+      created_by text, created_at timestamptz, expires_at timestamptz, approval jsonb, version int)
+   where a.run_id in (select run_id from done)
+  on conflict (approval_id) do update
+     set run_id = excluded.run_id, status = excluded.status, checkpoint_type = excluded.checkpoint_type,
+         user_id = excluded.user_id, session_id = excluded.session_id, created_by = excluded.created_by,
+         created_at = excluded.created_at, expires_at = excluded.expires_at, approval = excluded.approval,
+         envelope = excluded.envelope, version = excluded.version)
+select run_id::text as run_id from done
+`;
+
+function checkNumbering(
+  runId: string,
+  firstSeq: number,
+  item: { events: { run_id: string; seq: number }[] },
+) {
+  item.events.forEach((e, i) => {
+    if (e.run_id !== runId || e.seq !== firstSeq + i) {
+      throw new Error(`event ${i} must have run_id ${runId} and seq ${firstSeq + i}`);
+    }
+  });
+}
+
+const createRow = (n: NewRun) => {
+  const r = n.record;
+  checkNumbering(r.run_id, 1, n);
+  if (r.seq !== n.events.length) throw new Error(`record.seq must be ${n.events.length}`);
+  return {
+    run_id: r.run_id,
+    seq: r.seq,
+    status: r.status,
+    current_step: r.current_step,
+    user_id: r.user_id ?? null,
+    session_id: r.session_id ?? null,
+    created_by: r.created_by,
+    envelope: r.envelope,
+    view: r.view,
+    work_pending: n.work_pending,
+    owner: n.owner,
+    lease_ms: n.lease_ms,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+  };
+};
+
+const updateRow = (c: CommitInput) => {
+  checkNumbering(c.run_id, c.expected_seq + 1, c);
+  return {
+    run_id: c.run_id,
+    expected_seq: c.expected_seq,
+    seq: c.expected_seq + c.events.length,
+    status: c.status,
+    current_step: c.current_step,
+    envelope: c.envelope,
+    view: c.view,
+    work_pending: c.work_pending,
+    owner: c.owner,
+    lease_ms: c.lease_ms,
+    updated_at: c.updated_at,
+    takeover: c.require_lease_expired === true,
+  };
+};
+
+const runIdOf = (item: BatchItem) => (item.kind === 'create' ? item.run.record.run_id : item.change.run_id);
+
+/** Explains the refusals of runs the guard did not return (rare, so a second query is fine). */
+async function whyRefused(sql: Sql, items: BatchItem[]): Promise<Map<string, StoreError>> {
+  const ids = items.map(runIdOf);
+  const rows = await sql<{ run_id: string; seq: number; owner: string | null; lease_until: Date | null }[]>`
+    select run_id::text as run_id, seq, owner, lease_until from runs where run_id = any(${ids}::uuid[])
+  `;
+  const found = new Map(rows.map((r) => [r.run_id, r]));
+  const out = new Map<string, StoreError>();
+  for (const item of items) {
+    const id = runIdOf(item);
+    const row = found.get(id);
+    if (item.kind === 'create') {
+      out.set(id, new StoreError('seq_conflict', `run ${id} was written concurrently`));
+    } else if (!row) {
+      out.set(id, new StoreError('not_found', `run ${id} not found`));
+    } else if (row.seq !== item.change.expected_seq) {
+      out.set(
+        id,
+        new StoreError(
+          'seq_conflict',
+          `run ${id} is at seq ${row.seq}, the change was computed from ${item.change.expected_seq}`,
+        ),
+      );
+    } else {
+      const until = row.lease_until?.toISOString() ?? 'unknown';
+      out.set(id, new StoreError('lease_held', `run ${id} is leased by ${row.owner} until ${until}`));
+    }
+  }
+  return out;
+}
+
+/**
+ * Commit many runs' changes in one statement. Per item: null (committed) or the error that refused
+ * it. A statement that fails as a whole (a value Postgres refuses) is retried item by item, so one
+ * bad change never fails the others; an unreachable Postgres throws `unavailable` for all.
+ */
+export async function commitBatch(sql: Sql, items: BatchItem[]): Promise<Array<Error | null>> {
+  return guard('commit', async () => {
+    const creates: ReturnType<typeof createRow>[] = [];
+    const updates: ReturnType<typeof updateRow>[] = [];
+    const events: unknown[] = [];
+    const timers: unknown[] = [];
+    const sync: string[] = [];
+    const approvals: unknown[] = [];
+    for (const item of items) {
+      const id = runIdOf(item);
+      const body = item.kind === 'create' ? item.run : item.change;
+      if (item.kind === 'create') creates.push(createRow(item.run));
+      else updates.push(updateRow(item.change));
+      events.push(...body.events);
+      if (item.kind === 'create' || item.change.timers_changed !== false) {
+        sync.push(id);
+        for (const t of body.timers)
+          timers.push({ owner_id: id, kind: t.kind, key: t.key, fire_at: t.fire_at });
+      }
+      for (const a of body.approvals) approvals.push({ ...a, envelope: undefined });
+    }
+    let done: Set<string>;
+    try {
+      const rows = await sql.unsafe<{ run_id: string }[]>(BATCH_SQL, [
+        JSON.stringify(creates),
+        JSON.stringify(updates),
+        JSON.stringify(events),
+        JSON.stringify(timers),
+        sync,
+        JSON.stringify(approvals),
+      ]);
+      done = new Set(rows.map((r) => r.run_id));
+    } catch (err) {
+      if (items.length === 1) throw err;
+      if (err instanceof StoreError || isConnectionError(err)) throw err;
+      // One change Postgres refuses must not fail the others: each alone.
+      return Promise.all(
+        items.map((item) =>
+          commitBatch(sql, [item]).then(
+            ([r]) => r ?? null,
+            (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+          ),
+        ),
+      );
+    }
+    const refused = items.filter((item) => !done.has(runIdOf(item)));
+    const why = refused.length > 0 ? await whyRefused(sql, refused) : new Map<string, StoreError>();
+    return items.map((item) => why.get(runIdOf(item)) ?? null);
+  });
+}
