@@ -174,6 +174,8 @@ export function createRunHost(opts: RunHostOptions) {
       return { postgres, cache: opts.cache.healthy(), bus: opts.bus.healthy() };
     },
     liveCount: core.liveCount,
+    /** Logical commits, the write transactions they took, batches, seq probes (for /metrics). */
+    stats: core.stats,
     core,
     timers,
     start(): void {

@@ -26,7 +26,10 @@ const noop = () => undefined;
 export function createRedisBus(url: string, options: RedisBusOptions): Bus {
   const name = options.connectionName ?? 'hitl-runs';
   const publisher = connectRedis(url, `${name}:publish`);
-  const listener: Redis = connectRedis(url, `${name}:subscribe`, { autoResubscribe: false });
+  const listener: Redis = connectRedis(url, `${name}:subscribe`, {
+    autoResubscribe: false,
+    enableAutoPipelining: false,
+  });
   const channels = new Map<string, Set<Subscriber>>();
   const full = (channel: string) => `${options.prefix}${channel}`;
   let everReady = false;

@@ -27,8 +27,14 @@ export interface RedisCacheOptions {
   ttlSeconds: number;
 }
 
+/** The CAS script as a command: EVALSHA (the script's text is sent once, not with every write). */
+interface CasRedis {
+  hitlCas(key: string, version: number, payload: string, ttl: number): Promise<number>;
+}
+
 /** Snapshot cache in Redis; every operation fails soft (a miss, `false`, or nothing). */
 export function createRedisCache(redis: Redis, options: RedisCacheOptions): SnapshotCache {
+  if (!('hitlCas' in redis)) redis.defineCommand('hitlCas', { numberOfKeys: 1, lua: CAS_SCRIPT });
   const key = (runId: string) => `${options.prefix}snapshot:${runId}`;
   let lastFailed = false;
   const failed = () => {
@@ -55,7 +61,7 @@ export function createRedisCache(redis: Redis, options: RedisCacheOptions): Snap
     async set(runId, version, value) {
       try {
         const payload = JSON.stringify({ version, value });
-        const stored = await redis.eval(CAS_SCRIPT, 1, key(runId), version, payload, options.ttlSeconds);
+        const stored = await (redis as unknown as CasRedis).hitlCas(key(runId), version, payload, options.ttlSeconds);
         succeeded();
         return stored === 1;
       } catch {

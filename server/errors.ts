@@ -33,6 +33,8 @@ export function errorBody(code: string, message: string, details?: unknown) {
 
 /** A JSON error response for a runtime error code. */
 export function errorResponse(c: Context, code: HitlErrorCode, message: string, details?: unknown): Response {
+  // Nothing was accepted and it is worth trying again shortly (database back, commit queue drained).
+  if (code === 'unavailable') c.header('Retry-After', '1');
   return c.json(errorBody(code, message, details), STATUS_OF[code]);
 }
 

@@ -62,6 +62,26 @@ export function createMetrics(deps: { host: RunHost; wsCount?: () => number }) {
     buckets: SECONDS,
     registers: [registry],
   });
+  // Counted by the runtime: logical commits (one per input) and the Postgres write transactions
+  // they and everything else took (group commit makes the second smaller than the first).
+  new Counter({
+    name: 'hitl_commits_total',
+    help: 'Logical commits (one per accepted input) made by this node',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(host.stats().commits);
+    },
+  });
+  new Counter({
+    name: 'hitl_write_transactions_total',
+    help: 'Postgres write transactions started by this node (group commits, timers, leases, keys)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(host.stats().write_transactions);
+    },
+  });
   new Gauge({
     name: 'hitl_websockets_open',
     help: 'Open WebSocket connections on this node',
