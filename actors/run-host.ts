@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { type RunCreated, RunEvent } from '../machines/run-events.ts';
+import type { Fact } from '../machines/run-facts.ts';
 import { startRun, step } from '../machines/run-replay.ts';
 import { currentStep, type RunSnapshot, refusal, runStatus } from '../machines/run-state.ts';
 import { runView, viewTimes } from '../machines/run-view.ts';
-import { timersFor, workFor } from '../machines/run-work.ts';
+import { cancelsFor, timersFor, type WorkItem, workFor } from '../machines/run-work.ts';
 import {
   type BatchItem,
   type Bus,
@@ -51,8 +52,9 @@ export interface RunHostDeps {
   fault?: (point: string) => void;
 }
 
-/** The type of the last event a commit logged: what the work that follows may assume. */
-export type CommitCause = RunEvent['type'] | 'run.created';
+/** The type of the last event a commit logged: what the work that follows may assume
+ *  (`audit`: only derived audit rows were appended, the state is unchanged). */
+export type CommitCause = RunEvent['type'] | 'run.created' | 'audit';
 /** Builds the input event from the current state; more events may follow that came with it. */
 export type EventFactory = (
   run: LoadedRun,
@@ -97,7 +99,8 @@ export function createRunCore(deps: RunHostDeps) {
   const local = new EventEmitter();
   local.setMaxListeners(0);
   const views = new WeakMap<LoadedRun, Record<string, unknown>>();
-  let afterCommit: (runId: string, next: RunSnapshot, cause: CommitCause) => void = () => {};
+  let afterCommit: (runId: string, next: RunSnapshot, cause: CommitCause, work: WorkItem[]) => void =
+    () => {};
 
   const stamp = (actor: string): Stamp => ({ at: now().toISOString(), actor, id: newId() });
   const loader = createRunLoader({ store: deps.store, cache: deps.cache, live, storeCall });
@@ -176,6 +179,8 @@ export function createRunCore(deps: RunHostDeps) {
     item: (c: { seq: number; envelope: SnapshotEnvelope; view: Record<string, unknown> }) => BatchItem,
     createdBy: string,
     at: string,
+    work: WorkItem[] = [],
+    cause: CommitCause = chain.cause,
   ): Promise<LoadedRun> {
     const seq = (prev?.seq ?? 0) + chain.rows.length;
     const envelope = envelopeOf(chain.next);
@@ -186,7 +191,7 @@ export function createRunCore(deps: RunHostDeps) {
       queue.commit(item({ seq, envelope, view }), { run, envelope, message }),
     );
     if (refused) throw refused;
-    afterCommit(chain.next.context.run_id, chain.next, chain.cause);
+    afterCommit(chain.next.context.run_id, chain.next, cause, work);
     return run;
   }
 
@@ -267,6 +272,8 @@ export function createRunCore(deps: RunHostDeps) {
         const next = chain.next;
         const at = chain.rows[chain.rows.length - 1]?.created_at ?? event.at;
         const nextTimers = timersFor(next);
+        // A prediction the run no longer waits for is cancelled as durable work of this commit.
+        const work = cancelsFor(cur.snapshot, next, at);
         try {
           return await commitChain(
             cur,
@@ -288,11 +295,13 @@ export function createRunCore(deps: RunHostDeps) {
                 timers: nextTimers,
                 timers_changed: canonical(nextTimers) !== canonical(timersFor(cur.snapshot)),
                 approvals: changedApprovals(cur.snapshot, next, cur.created_by),
+                ...(work.length > 0 ? { work } : {}),
                 ...(opts.takeover ? { require_lease_expired: true } : {}),
               },
             }),
             cur.created_by,
             at,
+            work,
           );
         } catch (err) {
           if (err instanceof StoreError && (err.code === 'seq_conflict' || err.code === 'not_found')) {
@@ -301,6 +310,83 @@ export function createRunCore(deps: RunHostDeps) {
           }
           if (err instanceof StoreError && err.code === 'lease_held') {
             throw new HitlError('conflict', 'Another node holds this run');
+          }
+          if (err instanceof StoreError) throw new HitlError('unavailable', err.message);
+          throw err;
+        }
+      }
+      throw new HitlError('conflict', 'The run changed concurrently; try again');
+    });
+  }
+
+  /**
+   * Append derived audit rows (the runtime's own record of work done after a commit, e.g. a
+   * prediction's cancel): numbered after the run's seq, skipped by replay, the state unchanged.
+   * Also on terminal runs, which accept no event. `make` returns null when there is nothing to add.
+   */
+  function appendAudit(
+    runId: string,
+    make: (run: LoadedRun) => Fact[] | null,
+    work: WorkItem[] = [],
+  ): Promise<LoadedRun | null> {
+    return withLock(runId, async () => {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const cur = await loader.load(runId, attempt > 0);
+        if (!cur) return null;
+        const facts = make(cur);
+        if (!facts || facts.length === 0) return cur;
+        const at = now().toISOString();
+        const base = {
+          run_id: runId,
+          step: currentStep(cur.snapshot),
+          status: runStatus(cur.snapshot),
+          created_at: at,
+          actor: 'system',
+          derived: true,
+        };
+        const rows = facts.map((f, i) => ({
+          ...base,
+          seq: cur.seq + 1 + i,
+          type: f.type,
+          message: f.message,
+          payload: f.payload,
+        }));
+        // The chain's cause is unused here: the commit reports `audit` (no work follows it).
+        const chain: Chain = { next: cur.snapshot, rows, cause: 'run.created' };
+        const timers = timersFor(cur.snapshot);
+        try {
+          return await commitChain(
+            cur,
+            chain,
+            ({ envelope, view }) => ({
+              kind: 'commit',
+              change: {
+                run_id: runId,
+                expected_seq: cur.seq,
+                events: rows,
+                envelope,
+                view,
+                status: runStatus(cur.snapshot),
+                current_step: currentStep(cur.snapshot),
+                updated_at: at,
+                work_pending: workFor(cur.snapshot) !== null,
+                owner: deps.node,
+                lease_ms: leaseMs,
+                timers,
+                timers_changed: false,
+                approvals: [],
+                ...(work.length > 0 ? { work } : {}),
+              },
+            }),
+            cur.created_by,
+            at,
+            work,
+            'audit',
+          );
+        } catch (err) {
+          if (err instanceof StoreError && err.code === 'seq_conflict') {
+            live.delete(runId);
+            continue;
           }
           if (err instanceof StoreError) throw new HitlError('unavailable', err.message);
           throw err;
@@ -338,6 +424,7 @@ export function createRunCore(deps: RunHostDeps) {
     read: loader.read,
     create,
     apply,
+    appendAudit,
     publish,
     viewOf,
     subscribe,
@@ -349,7 +436,7 @@ export function createRunCore(deps: RunHostDeps) {
       write_transactions: deps.store.writeTransactions(),
       probes: loader.probes(),
     }),
-    onCommit(fn: (runId: string, next: RunSnapshot, cause: CommitCause) => void) {
+    onCommit(fn: (runId: string, next: RunSnapshot, cause: CommitCause, work: WorkItem[]) => void) {
       afterCommit = fn;
     },
   };

@@ -1,7 +1,8 @@
 import { openApproval } from '../machines/run-context.ts';
-import type { RunEvent } from '../machines/run-events.ts';
+import { ProviderWork, type RunEvent } from '../machines/run-events.ts';
 import { phase } from '../machines/run-state.ts';
 import type { DueTimer } from '../persistence/types.ts';
+import type { CancelWork } from './run-cancel.ts';
 import { isRefusal, type RunCore } from './run-host.ts';
 import type { RunWorker } from './run-worker.ts';
 
@@ -25,7 +26,12 @@ export interface TimerOptions {
  * Durable wake-ups (deadlines, retries, polls) and lease recovery. Timers live in Postgres and are
  * claimed with SKIP LOCKED, so each fires on exactly one node, also after restarts.
  */
-export function createRunTimers(core: RunCore, worker: RunWorker, opts: TimerOptions = {}) {
+export function createRunTimers(
+  core: RunCore,
+  worker: RunWorker,
+  cancels: CancelWork,
+  opts: TimerOptions = {},
+) {
   const tickMs = opts.tickMs ?? 250;
   const recoveryMs = opts.recoveryMs ?? 2000;
   const pollMs = opts.pollMs ?? 1000;
@@ -33,6 +39,7 @@ export function createRunTimers(core: RunCore, worker: RunWorker, opts: TimerOpt
   const handles: NodeJS.Timeout[] = [];
   let stopped = false;
   let ticking = false;
+  let again = false;
   let recovering = false;
 
   /** Apply a timer's event; a refusal means the run moved on and the timer is stale. */
@@ -84,6 +91,22 @@ export function createRunTimers(core: RunCore, worker: RunWorker, opts: TimerOpt
     await fire(timer.run_id, (s) => ({ type: 'prediction.submitting', ...s, actor: 'system', attempt }));
   }
 
+  /** A provider step's backoff passed: log the retry; its commit starts the call. */
+  async function stepRetry(timer: DueTimer): Promise<void> {
+    if (!timer.run_id) return;
+    const [name = '', n = ''] = timer.key.split(':');
+    const work = ProviderWork.safeParse(name);
+    const attempt = Number(n);
+    if (!work.success || !Number.isInteger(attempt) || attempt < 1) return;
+    await fire(timer.run_id, (s) => ({
+      type: 'provider.retrying',
+      ...s,
+      actor: 'system',
+      work: work.data,
+      attempt,
+    }));
+  }
+
   /** Returns true when the timer was rescheduled (the prediction is still running). */
   async function poll(timer: DueTimer): Promise<boolean> {
     if (!timer.run_id) return false;
@@ -114,7 +137,7 @@ export function createRunTimers(core: RunCore, worker: RunWorker, opts: TimerOpt
         message: `The prediction did not finish within ${ctx.config.prediction_timeout_seconds} s`,
         retry_after_ms: null,
       }));
-      await provider.cancel(timer.key).catch(() => {});
+      // That commit wrote the prediction's cancel as durable work (see run-cancel.ts).
       return false;
     }
     const delay = Math.min(pollMs * 2 ** Math.min(timer.attempts, 3), 10 * pollMs);
@@ -128,6 +151,8 @@ export function createRunTimers(core: RunCore, worker: RunWorker, opts: TimerOpt
       if (timer.kind === 'deadline') await deadline(timer);
       else if (timer.kind === 'retry') await retry(timer);
       else if (timer.kind === 'poll') rescheduled = await poll(timer);
+      else if (timer.kind === 'step_retry') await stepRetry(timer);
+      else if (timer.kind === 'cancel') rescheduled = await cancels.handle(timer);
       else if (timer.kind === 'approval_deadline') await opts.onApprovalDeadline?.(timer);
     } catch (err) {
       // Leave the claim to expire: another tick (here or on another node) tries again.
@@ -141,7 +166,11 @@ export function createRunTimers(core: RunCore, worker: RunWorker, opts: TimerOpt
   }
 
   async function tick(): Promise<void> {
-    if (ticking || stopped) return;
+    if (stopped) return;
+    if (ticking) {
+      again = true;
+      return;
+    }
     ticking = true;
     try {
       const due = await core.deps.store.claimDueTimers(core.deps.node, 50, claimMs);
@@ -151,6 +180,10 @@ export function createRunTimers(core: RunCore, worker: RunWorker, opts: TimerOpt
       core.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'timer tick failed');
     } finally {
       ticking = false;
+      if (again) {
+        again = false;
+        void tick();
+      }
     }
   }
 
@@ -186,6 +219,10 @@ export function createRunTimers(core: RunCore, worker: RunWorker, opts: TimerOpt
 
   return {
     tick,
+    /** Work was just written that is due now (a cancel): claim it without waiting for the tick. */
+    nudge(): void {
+      void tick();
+    },
     recover,
     start(): void {
       stopped = false;

@@ -1,4 +1,4 @@
-import type { RunEvent } from '../machines/run-events.ts';
+import type { ProviderWork, RunEvent } from '../machines/run-events.ts';
 import type { RunSnapshot } from '../machines/run-state.ts';
 import { workFor } from '../machines/run-work.ts';
 import { HitlError } from './errors.ts';
@@ -22,7 +22,11 @@ const CODE_OF: Record<ProviderError['kind'], PredictionErrorCode> = {
  */
 export function createRunWorker(
   core: RunCore,
-  opts: { webhookUrl?: (runId: string) => string | undefined } = {},
+  opts: {
+    webhookUrl?: (runId: string) => string | undefined;
+    /** A prediction created for a run that no longer wants it (cancelled while it was sent). */
+    onOrphan?: (runId: string, predictionId: string) => Promise<void>;
+  } = {},
 ) {
   const inFlight = new Set<Promise<void>>();
   // Runs with work in flight here, counted: work started by a commit of earlier work outlives it.
@@ -55,15 +59,37 @@ export function createRunWorker(
     const ctx = snapshot.context;
     const provider = providerOf(snapshot);
     const actor = `provider:${provider.name}`;
+    /** A provider step's call failed: logged, then retried after a backoff or given up (machine). */
+    const failed = (kind: ProviderWork, err: unknown) =>
+      offer(runId, (s) => ({
+        type: 'provider.failed',
+        ...s,
+        actor,
+        work: kind,
+        attempt: ctx.work_failures + 1,
+        message: (err instanceof Error ? err.message : String(err)).slice(0, 500) || 'failed',
+      }));
     switch (work.type) {
       case 'report_capabilities': {
-        const report = await provider.capabilities(ctx.request);
+        let report: Awaited<ReturnType<Provider['capabilities']>>;
+        try {
+          report = await provider.capabilities(ctx.request);
+        } catch (err) {
+          await failed('capabilities', err);
+          return;
+        }
         await offer(runId, (s) => ({ type: 'capabilities.reported', ...s, actor, ...report }));
         return;
       }
       case 'build_payload': {
         if (!ctx.capabilities) return;
-        const built = provider.buildPayload(ctx.request, ctx.capabilities);
+        let built: ReturnType<Provider['buildPayload']>;
+        try {
+          built = provider.buildPayload(ctx.request, ctx.capabilities);
+        } catch (err) {
+          await failed('payload', err);
+          return;
+        }
         await offer(runId, (s) => ({
           type: 'payload.built',
           ...s,
@@ -140,7 +166,7 @@ export function createRunWorker(
     });
     if (!accepted) {
       // Cancelled (or moved on) while the request was in flight: do not leave it running.
-      await provider.cancel(ref.id).catch(() => {});
+      await opts.onOrphan?.(runId, ref.id);
     }
   }
 
@@ -218,25 +244,8 @@ export function createRunWorker(
     void p.finally(() => inFlight.delete(p));
   }
 
-  /** SPEC §2.5: a cancelled run's unfinished prediction is cancelled at the provider (best effort). */
-  function cancelPrediction(runId: string, snapshot: RunSnapshot): void {
-    const prediction = snapshot.context.prediction;
-    if (!prediction || prediction.completed_at !== null) return;
-    track(
-      providerOf(snapshot)
-        .cancel(prediction.id)
-        .catch((err: unknown) => {
-          core.log.warn(
-            { run_id: runId, err: err instanceof Error ? err.message : String(err) },
-            'prediction cancel failed',
-          );
-        }),
-    );
-  }
-
   return {
     kick,
-    cancelPrediction,
     onPredictionState,
     providerOf,
     busyRuns: () => [...busy.keys()],

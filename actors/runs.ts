@@ -8,6 +8,7 @@ import type { EventRow, IdempotencyRecord, RunFilter } from '../persistence/type
 import { canonical } from './canonical.ts';
 import { HitlError } from './errors.ts';
 import { redact } from './redact.ts';
+import { createCancelWork } from './run-cancel.ts';
 import { type DecisionRequest, decisionEvent } from './run-decide.ts';
 import { createRunCore, type LoadedRun, type RunHostDeps } from './run-host.ts';
 import { createRunTimers, type TimerOptions } from './run-timers.ts';
@@ -36,9 +37,19 @@ function strings(v: unknown): string[] {
 /** The durable run host: create runs, apply decisions and controls, read, verify, recover. */
 export function createRunHost(opts: RunHostOptions) {
   const core = createRunCore(opts);
-  const worker = createRunWorker(core, opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {});
-  const timers = createRunTimers(core, worker, opts.timers);
-  core.onCommit((runId, next, cause) => worker.kick(runId, next, cause));
+  const cancels = createCancelWork(core);
+  const worker = createRunWorker(core, {
+    ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {}),
+    onOrphan: async (runId, predictionId) => {
+      if (await cancels.orphan(runId, predictionId)) timers.nudge();
+    },
+  });
+  const timers = createRunTimers(core, worker, cancels, opts.timers);
+  core.onCommit((runId, next, cause, work) => {
+    worker.kick(runId, next, cause);
+    // A cancel just written is due now: claim it here rather than at the next tick.
+    if (work.length > 0) timers.nudge();
+  });
 
   async function createRun(req: CreateRunRequest): Promise<LoadedRun> {
     const toolConfig = req.run_input.agent_tool_config;
@@ -92,8 +103,8 @@ export function createRunHost(opts: RunHostOptions) {
       runId,
       (_run, stamp) => ({ type, ...stamp(actor), ...(reason ? { reason } : {}) }) as never,
     );
-    // SPEC §2.5: cancelling a run also cancels its in-flight prediction.
-    if (op === 'cancel') worker.cancelPrediction(runId, run.snapshot);
+    // SPEC §2.5: cancelling a run also cancels its in-flight prediction; the commit above wrote
+    // that cancel as durable work (run-cancel.ts), done right after it or by any node later.
     return run;
   }
 

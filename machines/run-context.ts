@@ -50,6 +50,10 @@ export interface RunContext {
   /** Automatic retries since the last human decision. */
   auto_retries: number;
   retry_at: string | null;
+  /** Failed calls of the provider step now running (capabilities or payload); 0 after a success. */
+  work_failures: number;
+  /** When that step is tried again (a durable `step_retry` timer), or null. */
+  work_retry_at: string | null;
   prediction: PredictionInfo | null;
   raw_response: unknown;
   processed_response: ProcessedResponse | null;

@@ -45,6 +45,10 @@ export const BuiltPayload = z.object({
 });
 export type BuiltPayload = z.infer<typeof BuiltPayload>;
 
+/** The provider steps that run before a human or a prediction: their failures are retried. */
+export const ProviderWork = z.enum(['capabilities', 'payload']);
+export type ProviderWork = z.infer<typeof ProviderWork>;
+
 const DecisionFields = {
   approval_id: z.string(),
   reason: z.string().max(4000).optional(),
@@ -114,6 +118,21 @@ export const RunEvent = z.discriminatedUnion('type', [
     ]),
     message: z.string(),
     retry_after_ms: z.number().int().min(0).nullable(),
+  }),
+  /** A provider step's call failed (attempt n of 1 + max_retries). */
+  z.object({
+    type: z.literal('provider.failed'),
+    ...Stamp,
+    work: ProviderWork,
+    attempt: z.number().int().positive(),
+    message: z.string(),
+  }),
+  /** Its backoff passed: the step is tried again (logged before the call, like a submission). */
+  z.object({
+    type: z.literal('provider.retrying'),
+    ...Stamp,
+    work: ProviderWork,
+    attempt: z.number().int().positive(),
   }),
   z.object({ type: z.literal('run.paused'), ...Stamp, reason: z.string().optional() }),
   z.object({ type: z.literal('run.resumed'), ...Stamp }),

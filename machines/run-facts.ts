@@ -30,6 +30,12 @@ export function describe(event: RunEvent | { type: 'run.created' }, next: RunSna
       return `Prediction error (${event.code}): ${event.message}`;
     case 'approval.expired':
       return `Approval ${event.approval_id} expired`;
+    case 'provider.failed':
+      return next.context.work_retry_at
+        ? `Provider ${event.work} failed (attempt ${event.attempt}), retrying at ${next.context.work_retry_at}: ${event.message}`
+        : `Provider ${event.work} failed (attempt ${event.attempt}), giving up: ${event.message}`;
+    case 'provider.retrying':
+      return `Retrying provider ${event.work}, attempt ${event.attempt}`;
     case 'run.paused':
       return 'Run paused';
     case 'run.resumed':

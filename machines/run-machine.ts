@@ -13,12 +13,16 @@ import {
   stepOf,
   withOpenedApproval,
 } from './run-decisions.ts';
-import type { RunCreated, RunEvent } from './run-events.ts';
+import type { ProviderWork, RunCreated, RunEvent } from './run-events.ts';
 import { retryDelayMs, stopsAtInformation, stopsAtPayload, stopsAtResponse } from './run-policy.ts';
 import type { CheckpointType, DecisionAction, Step } from './schemas.ts';
 
-/** Bumped whenever a stored snapshot of an older machine could not be continued by this one. */
-export const RUN_MACHINE_VERSION = 1;
+/**
+ * Bumped whenever a stored snapshot of an older machine could not be continued by this one
+ * (runs stored by another version are rebuilt by replaying their events). 2: provider steps
+ * back off and give up (`work_failures`, `work_retry_at`).
+ */
+export const RUN_MACHINE_VERSION = 2;
 
 function initialContext(input: RunCreated): RunContext {
   return {
@@ -41,6 +45,8 @@ function initialContext(input: RunCreated): RunContext {
     attempt: 0,
     auto_retries: 0,
     retry_at: null,
+    work_failures: 0,
+    work_retry_at: null,
     prediction: null,
     raw_response: null,
     processed_response: null,
@@ -54,6 +60,26 @@ function initialContext(input: RunCreated): RunContext {
 }
 
 const AUTO_RETRY_CODES = new Set(['rate_limited', 'connection_refused']);
+
+/** The step a provider work belongs to, as named in the run's error when it gives up. */
+const STEP_OF_WORK = { capabilities: 'information_review', payload: 'payload_review' } as const;
+const LABEL_OF_WORK = { capabilities: 'Reporting capabilities', payload: 'Building the payload' } as const;
+
+/** A provider step (capabilities or payload) fails: back off and retry, or give up (run failed). */
+const onWorkFailure = (work: ProviderWork) =>
+  ({
+    'provider.failed': [
+      {
+        guard: and([
+          { type: 'isWorkFailure', params: { work } },
+          { type: 'mayRetryWork', params: { work } },
+        ]),
+        actions: 'scheduleWorkRetry',
+      },
+      { guard: { type: 'isWorkFailure', params: { work } }, target: '#run.failed', actions: 'giveUpWork' },
+    ],
+    'provider.retrying': { guard: { type: 'isWorkRetry', params: { work } }, actions: 'beginWorkRetry' },
+  }) as const;
 
 /** Every checkpoint ends the run on a reject (cancelled) or on its deadline (expired). */
 const endsOnRejectOrExpiry = {
@@ -98,6 +124,20 @@ export const runMachine = setup({
       event.type === 'prediction.error' &&
       AUTO_RETRY_CODES.has(event.code) &&
       context.auto_retries < context.config.max_retries,
+    /** The next failure of this step's provider call (a duplicate report is not). */
+    isWorkFailure: ({ context, event }, params: { work: ProviderWork }) =>
+      event.type === 'provider.failed' &&
+      event.work === params.work &&
+      event.attempt === context.work_failures + 1 &&
+      context.work_retry_at === null,
+    /** Retries left: the first call plus `max_retries` retries. */
+    mayRetryWork: ({ context, event }, _params: { work: ProviderWork }) =>
+      event.type === 'provider.failed' && event.attempt <= context.config.max_retries,
+    isWorkRetry: ({ context, event }, params: { work: ProviderWork }) =>
+      event.type === 'provider.retrying' &&
+      event.work === params.work &&
+      event.attempt === context.work_failures + 1 &&
+      context.work_retry_at !== null,
     currentPrediction: ({ context, event }) =>
       'prediction_id' in event &&
       context.prediction !== null &&
@@ -139,9 +179,33 @@ export const runMachine = setup({
     }),
     reportCapabilities: assign(({ event }) =>
       event.type === 'capabilities.reported'
-        ? { capabilities: event.capabilities, confidence: event.confidence, info_signals: event.signals }
+        ? {
+            capabilities: event.capabilities,
+            confidence: event.confidence,
+            info_signals: event.signals,
+            work_failures: 0,
+          }
         : {},
     ),
+    scheduleWorkRetry: assign(({ event }) =>
+      event.type === 'provider.failed'
+        ? { work_failures: event.attempt, work_retry_at: addMs(event.at, retryDelayMs(event.attempt, null)) }
+        : {},
+    ),
+    beginWorkRetry: assign({ work_retry_at: null }),
+    giveUpWork: assign(({ event }) => {
+      if (event.type !== 'provider.failed') return {};
+      return {
+        work_failures: event.attempt,
+        work_retry_at: null,
+        error: {
+          code: 'provider_unavailable',
+          message: `${LABEL_OF_WORK[event.work]} failed ${event.attempt} time(s); last error: ${event.message}`,
+          step: STEP_OF_WORK[event.work],
+          retryable: false,
+        },
+      };
+    }),
     applyInfoEdit: assign(({ context, event }) => {
       if (event.type !== 'review.edit' || !event.report) return {};
       const { prompt, model_config } = event.edits;
@@ -161,7 +225,12 @@ export const runMachine = setup({
     }),
     setPayload: assign(({ event }) =>
       event.type === 'payload.built'
-        ? { payload: event.payload, issues: event.issues, changed_fields: event.changed_fields }
+        ? {
+            payload: event.payload,
+            issues: event.issues,
+            changed_fields: event.changed_fields,
+            work_failures: 0,
+          }
         : {},
     ),
     applyBuilt: assign(({ event }) =>
@@ -285,6 +354,7 @@ export const runMachine = setup({
           target: 'information_review',
           actions: ['reportCapabilities', 'completeStep'],
         },
+        ...onWorkFailure('capabilities'),
       },
     },
     information_review: {
@@ -316,7 +386,12 @@ export const runMachine = setup({
       entry: { type: 'startStep', params: { step: 'payload_review' } },
       initial: 'building',
       states: {
-        building: { on: { 'payload.built': { target: 'deciding', actions: 'setPayload' } } },
+        building: {
+          on: {
+            'payload.built': { target: 'deciding', actions: 'setPayload' },
+            ...onWorkFailure('payload'),
+          },
+        },
         deciding: {
           always: [
             { guard: and(['notPaused', 'stopsAtPayload']), target: 'awaitingReview' },

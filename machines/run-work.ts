@@ -1,4 +1,5 @@
 import { openApproval } from './run-context.ts';
+import type { ProviderWork } from './run-events.ts';
 import { currentStep, isTerminal, phase, type RunSnapshot } from './run-state.ts';
 
 /** In-process work a state asks the host to do next (SPEC §2.6 runtime pattern). */
@@ -15,8 +16,10 @@ export function workFor(snapshot: RunSnapshot): Work | null {
   if (isTerminal(snapshot) || snapshot.context.paused) return null;
   const step = currentStep(snapshot);
   const sub = phase(snapshot);
-  if (step === 'created') return { type: 'report_capabilities' };
-  if (step === 'payload_review' && sub === 'building') return { type: 'build_payload' };
+  // A provider step backing off waits for its `step_retry` timer, not for a node.
+  const backingOff = snapshot.context.work_retry_at !== null;
+  if (step === 'created') return backingOff ? null : { type: 'report_capabilities' };
+  if (step === 'payload_review' && sub === 'building') return backingOff ? null : { type: 'build_payload' };
   if (step === 'api_call' && sub === 'ready')
     return { type: 'start_submission', attempt: snapshot.context.attempt + 1 };
   if (step === 'api_call' && sub === 'submitting')
@@ -25,7 +28,7 @@ export function workFor(snapshot: RunSnapshot): Work | null {
 }
 
 export interface DesiredTimer {
-  kind: 'deadline' | 'poll' | 'retry';
+  kind: 'deadline' | 'poll' | 'retry' | 'step_retry';
   key: string;
   fire_at: string;
 }
@@ -38,6 +41,10 @@ export function timersFor(snapshot: RunSnapshot): DesiredTimer[] {
   const open = openApproval(ctx);
   if (open) out.push({ kind: 'deadline', key: open.approval_id, fire_at: open.expires_at });
   const sub = phase(snapshot);
+  const work = workInProgress(snapshot);
+  if (work && ctx.work_retry_at && !ctx.paused) {
+    out.push({ kind: 'step_retry', key: `${work}:${ctx.work_failures + 1}`, fire_at: ctx.work_retry_at });
+  }
   if (currentStep(snapshot) === 'api_call') {
     if (sub === 'backoff' && ctx.retry_at && !ctx.paused) {
       out.push({ kind: 'retry', key: String(ctx.attempt + 1), fire_at: ctx.retry_at });
@@ -48,4 +55,35 @@ export function timersFor(snapshot: RunSnapshot): DesiredTimer[] {
     }
   }
   return out;
+}
+
+/** The provider step the run is at (capabilities before information_review, payload while building). */
+export function workInProgress(snapshot: RunSnapshot): ProviderWork | null {
+  if (isTerminal(snapshot)) return null;
+  const step = currentStep(snapshot);
+  if (step === 'created') return 'capabilities';
+  if (step === 'payload_review' && phase(snapshot) === 'building') return 'payload';
+  return null;
+}
+
+/** A one-shot work item written with the commit that asks for it. */
+export interface WorkItem {
+  kind: 'cancel';
+  key: string;
+  fire_at: string;
+}
+
+/**
+ * Cancels a transition asks for: the run waited for a prediction that has not finished and no
+ * longer does (cancelled, rejected, or its `prediction_timeout_seconds` passed). One per
+ * prediction: only the transition that leaves the wait asks.
+ */
+export function cancelsFor(prev: RunSnapshot, next: RunSnapshot, at: string): WorkItem[] {
+  const p = prev.context.prediction;
+  if (!p || p.completed_at !== null) return [];
+  if (currentStep(prev) !== 'api_call' || phase(prev) !== 'waiting') return [];
+  if (currentStep(next) === 'api_call' && phase(next) === 'waiting') return [];
+  const n = next.context.prediction;
+  if (!n || n.id !== p.id || n.completed_at !== null) return [];
+  return [{ kind: 'cancel', key: p.id, fire_at: at }];
 }

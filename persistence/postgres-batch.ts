@@ -52,12 +52,18 @@ tw as (
 tsync as (select run_id from done where run_id = any($5::text[]::uuid[])),
 tdel as (
   delete from timers t
-   where t.owner_id in (select run_id from tsync)
+   where t.owner_id in (select run_id from tsync) and t.kind <> 'cancel'
      and not exists (select 1 from tw where tw.owner_id = t.owner_id and tw.kind = t.kind and tw.key = t.key)),
 tins as (
   insert into timers (owner_id, run_id, kind, key, fire_at)
   select tw.owner_id, tw.owner_id, tw.kind, tw.key, tw.fire_at from tw
    where tw.owner_id in (select run_id from tsync)
+  on conflict (owner_id, kind, key) do nothing),
+wins as (
+  insert into timers (owner_id, run_id, kind, key, fire_at)
+  select w.owner_id, w.owner_id, w.kind, w.key, w.fire_at
+    from jsonb_to_recordset($7::text::jsonb) as w(owner_id uuid, kind text, key text, fire_at timestamptz)
+   where w.owner_id in (select run_id from done)
   on conflict (owner_id, kind, key) do nothing),
 ap as (
   insert into approvals (approval_id, run_id, status, checkpoint_type, user_id, session_id, created_by,
@@ -174,6 +180,7 @@ export async function commitBatch(sql: Sql, items: BatchItem[]): Promise<Array<E
     const timers: unknown[] = [];
     const sync: string[] = [];
     const approvals: unknown[] = [];
+    const work: unknown[] = [];
     for (const item of items) {
       const id = runIdOf(item);
       const body = item.kind === 'create' ? item.run : item.change;
@@ -186,6 +193,9 @@ export async function commitBatch(sql: Sql, items: BatchItem[]): Promise<Array<E
           timers.push({ owner_id: id, kind: t.kind, key: t.key, fire_at: t.fire_at });
       }
       for (const a of body.approvals) approvals.push({ ...a, envelope: undefined });
+      if (item.kind === 'commit')
+        for (const w of item.change.work ?? [])
+          work.push({ owner_id: id, kind: w.kind, key: w.key, fire_at: w.fire_at });
     }
     let done: Set<string>;
     try {
@@ -196,6 +206,7 @@ export async function commitBatch(sql: Sql, items: BatchItem[]): Promise<Array<E
         JSON.stringify(timers),
         sync,
         JSON.stringify(approvals),
+        JSON.stringify(work),
       ]);
       done = new Set(rows.map((r) => r.run_id));
     } catch (err) {

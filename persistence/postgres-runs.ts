@@ -148,6 +148,13 @@ export function createRunOps(
             await insertEvents(tx, change.events);
             if (change.timers_changed !== false)
               await syncTimers(tx, change.run_id, change.run_id, change.timers);
+            for (const w of change.work ?? []) {
+              await tx`
+                insert into timers (owner_id, run_id, kind, key, fire_at)
+                values (${change.run_id}, ${change.run_id}, ${w.kind}, ${w.key}, ${w.fire_at})
+                on conflict (owner_id, kind, key) do nothing
+              `;
+            }
             await upsertApprovals(tx, change.approvals);
           })
           .catch((err: unknown) => {

@@ -27,9 +27,10 @@ export async function syncTimers(
   const kinds = specs.map((t) => t.kind);
   const keys = specs.map((t) => t.key);
   const fireAts = specs.map((t) => t.fire_at);
+  // One-shot work (`cancel`) is not a wake-up the state wants: only its handler removes it.
   await tx`
     delete from timers t
-     where t.owner_id = ${ownerId}
+     where t.owner_id = ${ownerId} and t.kind <> 'cancel'
        and not exists (
          select 1 from unnest(${kinds}::text[], ${keys}::text[]) as wanted (kind, key)
           where wanted.kind = t.kind and wanted.key = t.key)
@@ -85,13 +86,15 @@ export function createTimerOps(
         await sql`delete from timers where id = ${id}`;
       }),
 
-    rescheduleTimer: (id, fireAt) =>
+    rescheduleTimer: (id, fireAt, countAttempt = false) =>
       guard('rescheduleTimer', async () => {
         if (!isTimerId(id)) return;
         // A handled wake-up starts a fresh count: attempts measures claims that never came back.
+        // A work item that failed keeps its count (attempts already counts this claim).
         await sql`
           update timers
-             set fire_at = ${fireAt}, claimed_by = null, claimed_until = null, attempts = 0
+             set fire_at = ${fireAt}, claimed_by = null, claimed_until = null,
+                 attempts = case when ${countAttempt} then attempts else 0 end
            where id = ${id}
         `;
       }),

@@ -45,9 +45,13 @@ export interface RunRecord {
   lease_until: string | null;
 }
 
-/** A durable wake-up. One per (owner, kind, key); `run_id` null for standalone approvals. */
+/**
+ * A durable wake-up or work item. One per (owner, kind, key); `run_id` null for standalone
+ * approvals. `step_retry` re-runs a failed provider step; `cancel` cancels a prediction the run
+ * no longer waits for (a one-shot item: only its handler removes it).
+ */
 export interface TimerSpec {
-  kind: 'deadline' | 'poll' | 'retry' | 'approval_deadline';
+  kind: 'deadline' | 'poll' | 'retry' | 'approval_deadline' | 'step_retry' | 'cancel';
   key: string;
   fire_at: string;
 }
@@ -107,6 +111,8 @@ export interface CommitInput {
   timers: TimerSpec[];
   /** False when the change leaves the run's timers as they were: the sync is skipped. */
   timers_changed?: boolean;
+  /** One-shot work items (`cancel`) this change adds; never removed by the timers sync. */
+  work?: TimerSpec[];
   approvals: ApprovalRow[];
   /** Take-over: only commit if the run's lease has expired (or is ours). */
   require_lease_expired?: boolean;
@@ -181,7 +187,9 @@ export interface RunStore {
   /** Claim due timers (FOR UPDATE SKIP LOCKED); a claim lasts `claimMs`. */
   claimDueTimers(node: string, limit: number, claimMs: number): Promise<DueTimer[]>;
   completeTimer(id: string): Promise<void>;
-  rescheduleTimer(id: string, fireAt: string): Promise<void>;
+  /** Move a claimed timer to `fireAt` and release its claim. `attempts` restarts at 0, unless
+   *  `countAttempt` (a work item that failed): then it keeps counting towards giving up. */
+  rescheduleTimer(id: string, fireAt: string, countAttempt?: boolean): Promise<void>;
 
   getIdempotency(keyId: string, key: string): Promise<IdempotencyRecord | null>;
   /** Returns false if a live record for (keyId, key) already exists. A record with `status` 0 is a

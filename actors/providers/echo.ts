@@ -100,8 +100,11 @@ export function createEchoProvider(opts: EchoProviderOptions = {}): Provider {
       return state;
     },
 
-    async cancel() {
+    async cancel(predictionId) {
       // An echo prediction completes at submit: there is never anything to cancel.
+      const state = finished.get(predictionId);
+      if (!state) throw new ProviderError('provider_error', `Unknown echo prediction ${predictionId}`, 404);
+      return state;
     },
 
     processOutput,

@@ -210,7 +210,7 @@ export function createReplicateProvider(opts: ReplicateProviderOptions = {}): Pr
 
     async cancel(predictionId) {
       checkId(predictionId);
-      await call((c) => c.predictions.cancel(predictionId));
+      return toPredictionState(await call((c) => c.predictions.cancel(predictionId)));
     },
 
     processOutput,

@@ -107,7 +107,8 @@ export interface Provider {
   validatePayload(req: ProviderRequest, caps: Capabilities, payload: Record<string, unknown>): BuiltPayload;
   submit(caps: Capabilities, payload: Record<string, unknown>, opts?: SubmitOptions): Promise<PredictionRef>;
   poll(predictionId: string): Promise<PredictionState>;
-  cancel(predictionId: string): Promise<void>;
+  /** Ask the provider to cancel; answers the prediction as it is now (already finished, or canceled). */
+  cancel(predictionId: string): Promise<PredictionState>;
   processOutput(state: PredictionState): ProcessedResponse;
   estimateCost(req: ProviderRequest): number | null;
 }

@@ -105,9 +105,21 @@ describe('polling Replicate', () => {
     fake.script({ kind: 'succeed', afterMs: 5000 });
     const p = provider();
     const ref = await p.submit(caps(null), { prompt: 'x' });
-    await p.cancel(ref.id);
+    expect((await p.cancel(ref.id)).status).toBe('canceled');
     expect(fake.received.cancels).toEqual([ref.id]);
     expect((await p.poll(ref.id)).status).toBe('canceled');
+  });
+
+  it('a cancel of a prediction that already finished answers its final state', async () => {
+    fake.script({ kind: 'succeed', afterMs: 0 });
+    const p = provider();
+    const ref = await p.submit(caps(null), { prompt: 'x' });
+    let state = await p.poll(ref.id);
+    for (let i = 0; i < 100 && state.status !== 'succeeded'; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      state = await p.poll(ref.id);
+    }
+    expect((await p.cancel(ref.id)).status).toBe('succeeded');
   });
 });
 
