@@ -5,10 +5,13 @@
  *   { id, op: 'create', config, input }                      → { id, ok, run_id }
  *   { id, op: 'decide', run_id, approval_id, action, edits? } → { id, ok, status, current_step, seq }
  *   { id, op: 'view', run_id }                               → { id, ok, view }
+ *   { id, op: 'control', run_id, action: pause|resume|cancel } → { id, ok, status, seq }
  *   { id, op: 'stats' }                                      → { id, ok, rss, heap_used, live }
  *
  * Failures answer `{ id, ok: false, error: { code, message } }`. `HITL_FAULT_POINT` makes the
- * process SIGKILL itself at that point; a closed stdin (the test runner died) ends it.
+ * process SIGKILL itself at that point; `FAIL_CAPABILITIES_MS` makes the Replicate provider's
+ * capabilities call fail every time after that many ms (no local capabilities either); a closed
+ * stdin (the test runner died) ends it.
  */
 import { createInterface } from 'node:readline';
 import { HitlError } from '../../actors/errors.ts';
@@ -23,6 +26,7 @@ import { createMemoryBus, createMemoryCache } from '../../persistence/memory.ts'
 import { connectPostgres, createPostgresStore } from '../../persistence/postgres.ts';
 import { connectRedis, createRedisBus, createRedisCache } from '../../persistence/redis.ts';
 import type { Bus, SnapshotCache } from '../../persistence/types.ts';
+import { failingCapabilities } from './failing-provider.ts';
 
 const env = process.env;
 const number = (name: string, fallback: number): number => {
@@ -61,7 +65,11 @@ function cacheAndBus(): { cache: SnapshotCache; bus: Bus } {
 
 const providers: Provider[] = [createEchoProvider()];
 const replicateUrl = env['REPLICATE_BASE_URL'];
-if (replicateUrl) providers.push(createReplicateProvider({ token: 'test-token', baseUrl: replicateUrl }));
+if (replicateUrl) {
+  const replicate = createReplicateProvider({ token: 'test-token', baseUrl: replicateUrl });
+  const failMs = env['FAIL_CAPABILITIES_MS'];
+  providers.push(failMs ? failingCapabilities(replicate, Number(failMs)) : replicate);
+}
 
 const host = createRunHost({
   store: createPostgresStore(connectPostgres(databaseUrl, { max: 10 })),
@@ -125,6 +133,13 @@ async function handle(req: Request): Promise<Record<string, unknown>> {
       );
       const view = host.view(run);
       return { status: view.status, current_step: view.current_step, seq: run.seq };
+    }
+    case 'control': {
+      const action = req.action;
+      if (action !== 'pause' && action !== 'resume' && action !== 'cancel')
+        throw new HitlError('invalid_request', 'action must be pause, resume or cancel');
+      const run = await host.control(str(req.run_id, 'run_id'), action, 'service:child000');
+      return { status: host.view(run).status, seq: run.seq };
     }
     case 'view': {
       const run = await host.mustRead(str(req.run_id, 'run_id'));

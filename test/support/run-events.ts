@@ -182,6 +182,19 @@ export function runEvents(start = T0) {
       message: `${code} happened`,
       retry_after_ms,
     }),
+    providerFailed: (work: 'capabilities' | 'payload', attempt: number): Of<'provider.failed'> => ({
+      type: 'provider.failed',
+      ...stamp('provider:replicate'),
+      work,
+      attempt,
+      message: `Replicate answered 503 (${attempt})`,
+    }),
+    providerRetrying: (work: 'capabilities' | 'payload', attempt: number): Of<'provider.retrying'> => ({
+      type: 'provider.retrying',
+      ...stamp(),
+      work,
+      attempt,
+    }),
     paused: (): Of<'run.paused'> => ({ type: 'run.paused', ...stamp('service:abcd1234') }),
     resumed: (): Of<'run.resumed'> => ({ type: 'run.resumed', ...stamp('service:abcd1234') }),
     cancelled: (reason?: string): Of<'run.cancelled'> => ({
