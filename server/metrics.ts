@@ -134,8 +134,10 @@ export function createMetrics(deps: { host: RunHost; wsCount?: () => number }) {
     for (const row of m.events) events.inc({ type: row.type });
     const first = m.events[0];
     if (first) applyLatency.observe(Math.max(0, Date.now() - Date.parse(first.created_at)) / 1000);
-    // A terminal run accepts no further event, so exactly one message carries its terminal status.
-    if (TERMINAL_STATUSES.includes(m.status as RunStatus)) finished.inc({ status: m.status });
+    // A terminal run accepts no further event, so exactly one message carries its terminal status
+    // with an input in it; later ones only append derived audit rows (a prediction's cancel).
+    if (TERMINAL_STATUSES.includes(m.status as RunStatus) && m.events.some((r) => !r.derived))
+      finished.inc({ status: m.status });
   }
   const unsubscribe = host.subscribe(onMessage);
 

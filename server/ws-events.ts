@@ -40,6 +40,9 @@ function errorOf(row: EventRow): Record<string, unknown> | null {
       ? (err as Record<string, unknown>)
       : { message: row.message };
   }
+  if (row.type === 'provider.failed') {
+    return { code: 'provider_error', message: row.payload['message'] ?? row.message };
+  }
   if (row.type === 'prediction.error') {
     return { code: row.payload['code'] ?? 'provider_error', message: row.payload['message'] ?? row.message };
   }
