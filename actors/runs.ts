@@ -2,6 +2,7 @@ import { openApproval } from '../machines/run-context.ts';
 import type { RunCreated } from '../machines/run-events.ts';
 import { persisted, replay } from '../machines/run-replay.ts';
 import { currentStep } from '../machines/run-state.ts';
+import { upgradedSnapshot } from '../machines/run-upgrade.ts';
 import { progress } from '../machines/run-view.ts';
 import type { HitlConfig } from '../machines/schemas.ts';
 import type { EventRow, IdempotencyRecord, RunFilter } from '../persistence/types.ts';
@@ -122,7 +123,9 @@ export function createRunHost(opts: RunHostOptions) {
     let consistent = rows.length === rec.seq && rows.every((r, i) => r.seq === i + 1);
     try {
       const replayed = persisted(replay(rows));
-      consistent = consistent && canonical(replayed) === canonical(rec.envelope.snapshot);
+      // A run last stored by an earlier machine version is compared as that version's upgrade.
+      const stored = upgradedSnapshot(rec.envelope) ?? rec.envelope.snapshot;
+      consistent = consistent && canonical(replayed) === canonical(stored);
     } catch {
       consistent = false;
     }
