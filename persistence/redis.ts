@@ -61,7 +61,12 @@ export function createRedisCache(redis: Redis, options: RedisCacheOptions): Snap
     async set(runId, version, value) {
       try {
         const payload = JSON.stringify({ version, value });
-        const stored = await (redis as unknown as CasRedis).hitlCas(key(runId), version, payload, options.ttlSeconds);
+        const stored = await (redis as unknown as CasRedis).hitlCas(
+          key(runId),
+          version,
+          payload,
+          options.ttlSeconds,
+        );
         succeeded();
         return stored === 1;
       } catch {
