@@ -12,7 +12,7 @@ export interface HostChildEnv {
   REDIS_URL?: string;
   REDIS_PREFIX?: string;
   REPLICATE_BASE_URL?: string;
-  HITL_FAULT_POINT?: 'after_commit' | 'after_submit_request' | 'after_claim';
+  HITL_FAULT_POINT?: 'after_commit' | 'after_submit_request' | 'after_claim' | 'batch_in_flight';
   LEASE_MS?: number;
   MAX_LIVE_RUNS?: number;
   TICK_MS?: number;
