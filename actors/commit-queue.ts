@@ -33,6 +33,7 @@ export function createCommitQueue<T>(store: RunStore, opts: CommitQueueOptions<T
   let commits = 0;
   let batches = 0;
   let largest = 0;
+  let refused = 0;
 
   async function flush(): Promise<void> {
     if (inFlight || queue.length === 0) return;
@@ -42,11 +43,16 @@ export function createCommitQueue<T>(store: RunStore, opts: CommitQueueOptions<T
     largest = Math.max(largest, batch.length);
     try {
       const pending = store.commitBatch(batch.map((w) => w.item));
-      opts.fault?.('batch_in_flight');
+      if (opts.fault) {
+        // Crash tests: let the statement reach Postgres, then die before its answer.
+        await new Promise((r) => setImmediate(r));
+        opts.fault('batch_in_flight');
+      }
       const results = await pending;
       const ok = batch.filter((_, i) => results[i] === null);
       if (ok.length > 0) opts.fault?.('after_commit');
       commits += ok.length;
+      refused += batch.length - ok.length;
       // The next batch goes out while this one's cache and fan-out are written.
       inFlight = false;
       void flush();
@@ -76,8 +82,8 @@ export function createCommitQueue<T>(store: RunStore, opts: CommitQueueOptions<T
         void flush();
       });
     },
-    /** Logical commits made, transactions used, and the largest batch so far. */
-    stats: () => ({ commits, batches, largest, queued: queue.length }),
+    /** Logical commits made, transactions used, refusals, and the largest batch so far. */
+    stats: () => ({ commits, batches, refused, largest, queued: queue.length }),
   };
 }
 

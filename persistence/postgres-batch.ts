@@ -199,15 +199,20 @@ export async function commitBatch(sql: Sql, items: BatchItem[]): Promise<Array<E
     }
     let done: Set<string>;
     try {
-      const rows = await sql.unsafe<{ run_id: string }[]>(BATCH_SQL, [
-        JSON.stringify(creates),
-        JSON.stringify(updates),
-        JSON.stringify(events),
-        JSON.stringify(timers),
-        sync,
-        JSON.stringify(approvals),
-        JSON.stringify(work),
-      ]);
+      const rows = await sql.unsafe<{ run_id: string }[]>(
+        BATCH_SQL,
+        [
+          JSON.stringify(creates),
+          JSON.stringify(updates),
+          JSON.stringify(events),
+          JSON.stringify(timers),
+          sync,
+          JSON.stringify(approvals),
+          JSON.stringify(work),
+          // Prepared once per connection: the statement is planned once, not per batch.
+        ],
+        { prepare: true },
+      );
       done = new Set(rows.map((r) => r.run_id));
     } catch (err) {
       if (items.length === 1) throw err;

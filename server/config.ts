@@ -50,7 +50,7 @@ export const Config = z.object({
   HITL_MAX_LIVE_RUNS: z.coerce.number().int().min(1).default(1000),
   HITL_POLL_MS: z.coerce.number().int().min(50).default(1000),
   HITL_TIMER_TICK_MS: z.coerce.number().int().min(20).default(250),
-  HITL_FAULT_POINT: z.enum(['after_commit', 'after_submit_request']).optional(),
+  HITL_FAULT_POINT: z.enum(['after_commit', 'after_submit_request', 'batch_in_flight']).optional(),
 });
 export type Config = z.infer<typeof Config>;
 

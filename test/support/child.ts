@@ -12,7 +12,12 @@ export interface HostChildEnv {
   REDIS_URL?: string;
   REDIS_PREFIX?: string;
   REPLICATE_BASE_URL?: string;
-  HITL_FAULT_POINT?: 'after_commit' | 'after_submit_request' | 'after_claim' | 'before_cancel_request';
+  HITL_FAULT_POINT?:
+    | 'after_commit'
+    | 'after_submit_request'
+    | 'after_claim'
+    | 'batch_in_flight'
+    | 'before_cancel_request';
   /** The Replicate provider's capabilities call fails every time, after this many ms. */
   FAIL_CAPABILITIES_MS?: number;
   LEASE_MS?: number;
