@@ -31,7 +31,11 @@ export function createCancelWork(core: RunCore) {
     return p;
   }
 
-  /** Handle a claimed `cancel` item; true when it was rescheduled (to try again later). */
+  /**
+   * Handle a claimed `cancel` item. Returns true when the caller must not complete it: it was
+   * rescheduled (to try again later) or finished by the audit commit itself (atomically, so a
+   * logged answer and a pending item never coexist).
+   */
   async function handle(timer: DueTimer): Promise<boolean> {
     const runId = timer.run_id;
     if (!runId) return false;
@@ -53,37 +57,45 @@ export function createCancelWork(core: RunCore) {
       const error = err instanceof Error ? err.message : String(err);
       const giveUp = permanent(err) || attempt >= CANCEL_MAX_ATTEMPTS;
       const retryAt = giveUp ? null : new Date(core.now().getTime() + cancelDelayMs(attempt)).toISOString();
-      await core.appendAudit(runId, () => [
-        requested,
-        {
-          type: 'prediction.cancel_failed',
-          message: retryAt
-            ? `Cancel of prediction ${predictionId} failed, retrying at ${retryAt}: ${error}`
-            : `Cancel of prediction ${predictionId} failed, giving up: ${error}`,
-          payload: { prediction_id: predictionId, attempt, error, retry_at: retryAt, gave_up: giveUp },
-        },
-      ]);
-      if (!retryAt) return false;
+      const logged = await core.appendAudit(
+        runId,
+        () => [
+          requested,
+          {
+            type: 'prediction.cancel_failed',
+            message: retryAt
+              ? `Cancel of prediction ${predictionId} failed, retrying at ${retryAt}: ${error}`
+              : `Cancel of prediction ${predictionId} failed, giving up: ${error}`,
+            payload: { prediction_id: predictionId, attempt, error, retry_at: retryAt, gave_up: giveUp },
+          },
+        ],
+        retryAt ? {} : { done: [timer.id] },
+      );
+      if (!retryAt) return logged !== null;
       await core.deps.store.rescheduleTimer(timer.id, retryAt, true);
       return true;
     }
     const alreadyFinished = FINISHED.has(state.status);
-    await core.appendAudit(runId, () => [
-      requested,
-      {
-        type: 'prediction.cancel_confirmed',
-        message: alreadyFinished
-          ? `Prediction ${predictionId} had already finished (${state.status}): nothing to cancel`
-          : `Prediction ${predictionId} cancel confirmed (${state.status})`,
-        payload: {
-          prediction_id: predictionId,
-          status: state.status,
-          already_finished: alreadyFinished,
-          completed_at: state.completed_at,
+    const logged = await core.appendAudit(
+      runId,
+      () => [
+        requested,
+        {
+          type: 'prediction.cancel_confirmed',
+          message: alreadyFinished
+            ? `Prediction ${predictionId} had already finished (${state.status}): nothing to cancel`
+            : `Prediction ${predictionId} cancel confirmed (${state.status})`,
+          payload: {
+            prediction_id: predictionId,
+            status: state.status,
+            already_finished: alreadyFinished,
+            completed_at: state.completed_at,
+          },
         },
-      },
-    ]);
-    return false;
+      ],
+      { done: [timer.id] },
+    );
+    return logged !== null;
   }
 
   /** A prediction created after its run stopped wanting it: logged, and cancelled as durable work. */
@@ -97,7 +109,7 @@ export function createCancelWork(core: RunCore) {
           payload: { prediction_id: predictionId },
         },
       ],
-      [{ kind: 'cancel', key: predictionId, fire_at: core.now().toISOString() }],
+      { add: [{ kind: 'cancel', key: predictionId, fire_at: core.now().toISOString() }] },
     );
     return run !== null;
   }

@@ -327,8 +327,9 @@ export function createRunCore(deps: RunHostDeps) {
   function appendAudit(
     runId: string,
     make: (run: LoadedRun) => Fact[] | null,
-    work: WorkItem[] = [],
+    work: { add?: WorkItem[]; done?: string[] } = {},
   ): Promise<LoadedRun | null> {
+    const add = work.add ?? [];
     return withLock(runId, async () => {
       for (let attempt = 0; attempt < 5; attempt++) {
         const cur = await loader.load(runId, attempt > 0);
@@ -375,12 +376,13 @@ export function createRunCore(deps: RunHostDeps) {
                 timers,
                 timers_changed: false,
                 approvals: [],
-                ...(work.length > 0 ? { work } : {}),
+                ...(add.length > 0 ? { work: add } : {}),
+                ...(work.done && work.done.length > 0 ? { work_done: work.done } : {}),
               },
             }),
             cur.created_by,
             at,
-            work,
+            add,
             'audit',
           );
         } catch (err) {

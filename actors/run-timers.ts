@@ -146,6 +146,7 @@ export function createRunTimers(
   }
 
   async function handle(timer: DueTimer): Promise<void> {
+    // True when the handler rescheduled the timer or removed it itself.
     let rescheduled = false;
     try {
       if (timer.kind === 'deadline') await deadline(timer);

@@ -65,6 +65,9 @@ wins as (
     from jsonb_to_recordset($7::text::jsonb) as w(owner_id uuid, kind text, key text, fire_at timestamptz)
    where w.owner_id in (select run_id from done)
   on conflict (owner_id, kind, key) do nothing),
+wdel as (
+  delete from timers t
+   where t.id = any($8::text[]::bigint[]) and t.owner_id in (select run_id from done)),
 ap as (
   insert into approvals (approval_id, run_id, status, checkpoint_type, user_id, session_id, created_by,
                          created_at, expires_at, approval, envelope, version)
@@ -181,6 +184,7 @@ export async function commitBatch(sql: Sql, items: BatchItem[]): Promise<Array<E
     const sync: string[] = [];
     const approvals: unknown[] = [];
     const work: unknown[] = [];
+    const workDone: string[] = [];
     for (const item of items) {
       const id = runIdOf(item);
       const body = item.kind === 'create' ? item.run : item.change;
@@ -193,9 +197,11 @@ export async function commitBatch(sql: Sql, items: BatchItem[]): Promise<Array<E
           timers.push({ owner_id: id, kind: t.kind, key: t.key, fire_at: t.fire_at });
       }
       for (const a of body.approvals) approvals.push({ ...a, envelope: undefined });
-      if (item.kind === 'commit')
+      if (item.kind === 'commit') {
         for (const w of item.change.work ?? [])
           work.push({ owner_id: id, kind: w.kind, key: w.key, fire_at: w.fire_at });
+        workDone.push(...(item.change.work_done ?? []).filter((t) => /^[0-9]{1,18}$/.test(t)));
+      }
     }
     let done: Set<string>;
     try {
@@ -209,6 +215,7 @@ export async function commitBatch(sql: Sql, items: BatchItem[]): Promise<Array<E
           sync,
           JSON.stringify(approvals),
           JSON.stringify(work),
+          workDone,
           // Prepared once per connection: the statement is planned once, not per batch.
         ],
         { prepare: true },

@@ -155,6 +155,9 @@ export function createRunOps(
                 on conflict (owner_id, kind, key) do nothing
               `;
             }
+            const done = (change.work_done ?? []).filter((t) => /^[0-9]{1,18}$/.test(t));
+            if (done.length > 0)
+              await tx`delete from timers where owner_id = ${change.run_id} and id = any(${done}::bigint[])`;
             await upsertApprovals(tx, change.approvals);
           })
           .catch((err: unknown) => {

@@ -113,6 +113,8 @@ export interface CommitInput {
   timers_changed?: boolean;
   /** One-shot work items (`cancel`) this change adds; never removed by the timers sync. */
   work?: TimerSpec[];
+  /** Ids of this run's work items this change finishes (deleted with it, atomically). */
+  work_done?: string[];
   approvals: ApprovalRow[];
   /** Take-over: only commit if the run's lease has expired (or is ours). */
   require_lease_expired?: boolean;

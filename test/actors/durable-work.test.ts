@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEchoProvider } from '../../actors/providers/echo.ts';
 import { createProviderRegistry } from '../../actors/providers/registry.ts';
 import { createReplicateProvider } from '../../actors/providers/replicate.ts';
@@ -32,6 +32,8 @@ beforeAll(async () => {
   fake = await startFakeReplicate();
   verifier = testHost(db).host;
 });
+// A child left by a failed test must not take over the next test's runs.
+afterEach(() => killAllChildren());
 afterAll(async () => {
   await killAllChildren();
   await fake?.close();
@@ -216,9 +218,11 @@ describe('a provider step that keeps failing gives up', () => {
 
     const b = await spawnHostChild(env({ NODE_ID: 'steps-b', FAIL_CAPABILITIES_MS: 10 }));
     const view = await waitForChildView(b, runId, isTerminal, 30_000);
+    const rows = await eventsOf(db, runId);
+    expect(rows.map((r) => `${r.type} ${r.actor} ${r.created_at}`).join('\n')).toContain('run.failed');
     expect(view.status).toBe('failed');
     expect(view.error).toMatchObject({ code: 'provider_unavailable', step: 'information_review' });
-    const rows = await expectSound(db, verifier, runId);
+    await expectSound(db, verifier, runId);
     expect(typesOf(rows)).toEqual([
       'run.created',
       'provider.failed',
