@@ -222,3 +222,40 @@ describe('listing runs', () => {
     await expect(store.listRuns({}, 2, 'bm9wZQ')).rejects.toMatchObject({ code: 'invalid_cursor' });
   });
 });
+
+describe('one-shot work items (cancels)', () => {
+  const kindsOf = async (runId: string) =>
+    (
+      await db.sql<{ kind: string; key: string }[]>`
+        select kind, key from timers where run_id = ${runId} order by kind`
+    ).map((t) => `${t.kind}:${t.key}`);
+
+  it.each([
+    [
+      'a group commit',
+      (c: Parameters<RunStore['commit']>[0]) => store.commitBatch([{ kind: 'commit', change: c }]),
+    ],
+    ['a single commit', (c: Parameters<RunStore['commit']>[0]) => store.commit(c)],
+  ])(
+    '%s adds them, a later timers sync keeps them, and the commit that finishes one removes it',
+    async (_, commit) => {
+      const run = newRun();
+      await store.createRun(run);
+      const id = run.record.run_id;
+      const now = new Date().toISOString();
+      await commit(
+        commitOf(id, 1, 1, {
+          timers: [{ kind: 'poll', key: 'p1', fire_at: now }],
+          work: [{ kind: 'cancel', key: 'p0', fire_at: now }],
+        }),
+      );
+      expect(await kindsOf(id)).toEqual(['cancel:p0', 'poll:p1']);
+      // The state wants no timers any more: the poll goes, the cancel stays until it is done.
+      await commit(commitOf(id, 2, 1, { timers: [] }));
+      expect(await kindsOf(id)).toEqual(['cancel:p0']);
+      const [item] = await db.sql<{ id: string }[]>`select id::text as id from timers where run_id = ${id}`;
+      await commit(commitOf(id, 3, 1, { timers_changed: false, work_done: [item?.id ?? ''] }));
+      expect(await kindsOf(id)).toEqual([]);
+    },
+  );
+});
