@@ -119,7 +119,10 @@ async function measure(
     const wal = await scratch.walSince(s.wal);
     const walAtEnd = await scratch.walSince(e.wal);
     const per = (v: number) => (r.runs > 0 ? v / r.runs : Number.NaN);
+    // With several workers /metrics answers for the one worker it reached: not a per-run figure.
+    const clustered = extraEnv.HITL_WORKERS !== undefined;
     const diff = (name: string) => {
+      if (clustered) return null;
       const a = s.c.get(name);
       const b = e.c.get(name);
       return a === undefined || b === undefined ? null : per(b - a);
