@@ -1,5 +1,4 @@
 import cluster, { type Worker } from 'node:cluster';
-import { startEmbeddedPostgres } from '../persistence/embedded-postgres.ts';
 import { localApiKey } from './api-key.ts';
 import type { Config } from './config.ts';
 
@@ -10,7 +9,12 @@ import type { Config } from './config.ts';
  * worker that dies, and on SIGTERM/SIGINT stops them (each drains as a single node does) and
  * then its Postgres.
  */
-export async function runWorkers(cfg: Config, start: (cfg: Config) => Promise<void>): Promise<void> {
+export async function runWorkers(
+  cfg: Config,
+  start: (cfg: Config) => Promise<void>,
+  /** Starts the embedded Postgres (given by the composition root: server/ never imports persistence/). */
+  startDatabase: () => Promise<{ url: string; stop(): Promise<void> }>,
+): Promise<void> {
   if (cfg.HITL_WORKERS <= 1 || !cluster.isPrimary) return start(cfg);
   if (!cfg.REDIS_URL) {
     throw new Error(
@@ -20,10 +24,7 @@ export async function runWorkers(cfg: Config, start: (cfg: Config) => Promise<vo
   const env: Record<string, string> = {};
   let stopPg: (() => Promise<void>) | null = null;
   if (!cfg.DATABASE_URL) {
-    const pg = await startEmbeddedPostgres({
-      dataDir: cfg.HITL_DATA_DIR,
-      ...(cfg.HITL_EMBEDDED_PG_PORT !== undefined ? { port: cfg.HITL_EMBEDDED_PG_PORT } : {}),
-    });
+    const pg = await startDatabase();
     stopPg = () => pg.stop();
     env.DATABASE_URL = pg.url;
   }

@@ -213,7 +213,13 @@ try {
   process.exit(1);
 }
 // HITL_WORKERS > 1: this process becomes the primary of N workers that each run `main`.
-runWorkers(config, main).catch(async (err: unknown) => {
+runWorkers(config, main, async () => {
+  pg = await startEmbeddedPostgres({
+    dataDir: config.HITL_DATA_DIR,
+    ...(config.HITL_EMBEDDED_PG_PORT !== undefined ? { port: config.HITL_EMBEDDED_PG_PORT } : {}),
+  });
+  return pg;
+}).catch(async (err: unknown) => {
   process.stderr.write(`hitl-runs failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
   await pg?.stop().catch(() => undefined);
   process.exit(1);
