@@ -38,6 +38,20 @@ describe('Replicate capabilities from example_input', () => {
       },
       operation_type: 'image-to-image',
       estimated_cost: 0.04,
+      schema_summary: {
+        source: 'example_input',
+        required: [],
+        media_fields: ['input_image'],
+        prompt_field: 'prompt',
+        attachments: [{ index: 0, from: 'attachments', field: 'input_image' }],
+        constraints: {
+          prompt: 'text',
+          input_image: 'an http(s) URL or a data: URI',
+          aspect_ratio: 'text',
+          output_format: 'text',
+          safety_tolerance: 'a number',
+        },
+      },
     });
     expect(report.confidence).toBe(1);
   });
@@ -131,13 +145,10 @@ describe('Replicate capabilities from openapi_schema', () => {
       'num_outputs',
       'aspect_ratio',
     ]);
+    // Only what the run supplies is sent: the model applies its own defaults to the rest.
     const built = provider.buildPayload(req, first.capabilities);
-    expect(built.payload).toEqual({
-      prompt: 'A red fox',
-      guidance: 3.5,
-      num_outputs: 1,
-      aspect_ratio: '1:1',
-    });
+    expect(built.payload).toEqual({ prompt: 'A red fox' });
+    expect(built.issues).toEqual([]);
   });
 
   it('reads a known version through the versions endpoint', async () => {
