@@ -46,7 +46,7 @@ function located(err: ErrorObject, input: InputSchema) {
     .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (err.keyword === 'required') path.push(String(err.params.missingProperty));
   const [top = '', ...rest] = path;
-  let prop: Record<string, unknown> = input.properties[top] ?? {};
+  let prop: Record<string, unknown> = (Object.hasOwn(input.properties, top) && input.properties[top]) || {};
   for (const _ of rest) prop = isRecord(prop.items) ? prop.items : {};
   const label = top + rest.map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('');
   return { top, label, prop };
@@ -164,7 +164,7 @@ export function createSchemaChecker(): SchemaChecker {
         seen.add(found.field);
         issues.push(found);
       }
-      for (const field of entry.unchecked.filter((f) => f.replace(/\[\]$/, '') in payload)) {
+      for (const field of entry.unchecked.filter((f) => Object.hasOwn(payload, f.replace(/\[\]$/, '')))) {
         const text = `The model's pattern for ${field} is not checked here (it could take too long to match)`;
         issues.push({
           field,

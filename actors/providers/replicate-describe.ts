@@ -2,6 +2,9 @@ import { isRecord } from './json-values.ts';
 
 /** Field schemas in words, for suggested fixes and the schema summary ("an integer from 3 to 12"). */
 
+/** Enums longer than this are listed up to it, then counted. */
+const MAX_LISTED = 40;
+
 const A_TYPE: Record<string, string> = {
   string: 'text',
   integer: 'an integer',
@@ -57,7 +60,11 @@ export function describeField(prop: Record<string, unknown>): string {
     const values = prop.enum
       .filter((v) => v !== null)
       .map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
-    parts.push(values.length === 1 ? `exactly ${values[0]}` : `one of ${values.join(', ')}`);
+    const listed =
+      values.length > MAX_LISTED
+        ? [...values.slice(0, MAX_LISTED), `… (${values.length - MAX_LISTED} more)`]
+        : values;
+    parts.push(values.length === 1 ? `exactly ${values[0]}` : `one of ${listed.join(', ')}`);
   } else if (prop.format === 'uri' && (type === 'string' || type === undefined)) {
     parts.push('an http(s) URL or a data: URI');
   } else if (type === 'array') {

@@ -73,7 +73,8 @@ export function inputSchemaFromOpenApi(openapi: unknown): InputSchema | null {
   if (!schemas || !input || !isRecord(input.properties)) return null;
   const properties: InputSchema['properties'] = {};
   for (const [field, prop] of Object.entries(input.properties)) {
-    if (isRecord(prop)) properties[field] = flatten(prop, schemas, 0);
+    // `__proto__` as a key would set the object's prototype, not add a field.
+    if (isRecord(prop) && field !== '__proto__') properties[field] = flatten(prop, schemas, 0);
   }
   const required = Array.isArray(input.required)
     ? input.required.filter((f): f is string => typeof f === 'string' && f in properties)

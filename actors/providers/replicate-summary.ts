@@ -16,7 +16,7 @@ function constraintsOf(caps: Capabilities, media: string[]): Record<string, stri
   for (const field of Object.keys(caps.schema ?? {})) {
     const type = caps.types[field];
     const guessed = media.includes(field) && type !== 'array' ? { type: 'string', format: 'uri' } : { type };
-    const prop = props?.[field] ?? (type ? guessed : null);
+    const prop = (props && Object.hasOwn(props, field) ? props[field] : undefined) ?? (type ? guessed : null);
     if (prop) out[field] = describeField(prop);
   }
   return out;

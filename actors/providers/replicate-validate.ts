@@ -128,7 +128,7 @@ function schemaConstraints({ caps, constraintIssues }: Check): ValidationIssue[]
 function wrongTypes({ caps, payload, constraintIssues }: Check): ValidationIssue[] {
   const checked = constraintIssues ? (caps.input_schema?.properties ?? {}) : {};
   return Object.entries(payload).flatMap(([field, value]) => {
-    const expected = field in checked ? undefined : caps.types[field];
+    const expected = Object.hasOwn(checked, field) ? undefined : caps.types[field];
     if (expected === undefined || fitsType(expected, value)) return [];
     const fix =
       value === null ? 'Remove the field to use the model default' : `Give ${field} a ${expected} value`;
