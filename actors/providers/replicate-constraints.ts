@@ -81,7 +81,7 @@ function toIssue(err: ErrorObject, input: InputSchema): ValidationIssue {
     case 'maxLength':
       return issue(
         label,
-        `${label} is ${String(err.data).length} characters long: it must be ${allowed}`,
+        `${label} is ${[...String(err.data)].length} characters long: it must be ${allowed}`,
         fix,
       );
     case 'minItems':

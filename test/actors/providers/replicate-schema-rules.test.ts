@@ -129,4 +129,23 @@ describe('constraint kinds of a cog-style input schema', () => {
     const issues = issuesOf(await capsOf(), { ...VALID, slow: `${'a'.repeat(40)}!` });
     expect(issues).toEqual([expect.objectContaining({ field: 'slow', severity: 'warning' })]);
   });
+
+  it('falls back to type checks, with a warning, when the schema cannot be compiled', async () => {
+    const broken = structuredClone(OPENAPI);
+    Object.assign(broken.components.schemas.Input.properties.strength, { minimum: 'zero' });
+    const brokenConfig = { name: 'acme/broken', latest_version: { id: 'v2', openapi_schema: broken } };
+    const caps = (await provider.capabilities(request(brokenConfig, 'Hello'))).capabilities;
+    const issues = provider.validatePayload(request(brokenConfig, 'Hello'), caps, {
+      ...VALID,
+      strength: 'high',
+    });
+    expect(issues.issues).toEqual([
+      expect.objectContaining({ field: 'schema', severity: 'warning' }),
+      expect.objectContaining({
+        field: 'strength',
+        issue: 'strength must be number, got string',
+        severity: 'error',
+      }),
+    ]);
+  });
 });
