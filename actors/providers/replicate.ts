@@ -170,6 +170,8 @@ export function createReplicateProvider(opts: ReplicateProviderOptions = {}): Pr
 
     async capabilities(req) {
       const [described, source] = await describe(req.model_config);
+      // The builder reads the summary's `source` (which defaults are sent); where the prompt and
+      // the attachments go is known only once it has built the payload.
       const bare = { ...described, schema_summary: schemaSummary(req, described, emptyBuilt, source) };
       const built = buildReplicatePayload(req, bare, checker);
       const caps = { ...bare, schema_summary: schemaSummary(req, bare, built, source) };
