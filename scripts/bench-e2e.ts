@@ -44,6 +44,12 @@ const KEY = `bench-${randomBytes(12).toString('hex')}`;
 const profileArgs = (dir: string) =>
   args.profile && dir === ROOT ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
 
+const BENCH_OPENAPI = {
+  components: {
+    schemas: { Input: { type: 'object', properties: { prompt: { type: 'string' } }, required: ['prompt'] } },
+  },
+};
+
 interface Row {
   system: string;
   clients: number;
@@ -98,7 +104,7 @@ async function measure(
       key: KEY,
       tool: {
         'replicate-agent-tool': {
-          data: { name: 'bench/model', latest_version: 'v1', example_input: { prompt: 'x' } },
+          data: { name: 'bench/model', example_input: { prompt: 'x' } },
         },
       },
     },
@@ -153,6 +159,8 @@ async function main(): Promise<void> {
   const scratch = createScratch(ADMIN_URL);
   const fake = await startFakeReplicate({
     defaultOutcome: { kind: 'succeed', atCreate: true, output: 'ok' },
+    // The model's openapi schema is looked up once per server and kept (as on Replicate).
+    models: { 'bench/model': { latest_version: { id: 'v1', openapi_schema: BENCH_OPENAPI } } },
   });
   const rows: Row[] = [];
   try {
