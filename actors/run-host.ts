@@ -129,6 +129,10 @@ export function createRunCore(deps: RunHostDeps) {
       if (err instanceof StoreError && err.code === 'unavailable') {
         throw new HitlError('unavailable', 'The database is unavailable; nothing was accepted');
       }
+      // No StoreError leaves actors/: a cursor this store did not issue is the caller's mistake.
+      if (err instanceof StoreError && err.code === 'invalid_cursor') {
+        throw new HitlError('invalid_request', 'Invalid cursor', { fields: ['cursor'] });
+      }
       throw err;
     }
   }

@@ -188,6 +188,16 @@ export function createRunHost(opts: RunHostOptions) {
       return { postgres, cache: opts.cache.healthy(), bus: opts.bus.healthy() };
     },
     liveCount: core.liveCount,
+    /** This node's id. */
+    node: opts.node,
+    /** The providers this node offers (name, tools, operations, configured). */
+    providers: () =>
+      opts.providers.list().map((p) => ({
+        name: p.name,
+        tools: p.tools,
+        operations: p.operations,
+        configured: p.configured(),
+      })),
     /** Logical commits, the write transactions they took, batches, seq probes (for /metrics). */
     stats: core.stats,
     core,

@@ -44,6 +44,12 @@ const KEY = `bench-${randomBytes(12).toString('hex')}`;
 const profileArgs = (dir: string) =>
   args.profile && dir === ROOT ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
 
+const BENCH_OPENAPI = {
+  components: {
+    schemas: { Input: { type: 'object', properties: { prompt: { type: 'string' } }, required: ['prompt'] } },
+  },
+};
+
 interface Row {
   system: string;
   clients: number;
@@ -98,7 +104,7 @@ async function measure(
       key: KEY,
       tool: {
         'replicate-agent-tool': {
-          data: { name: 'bench/model', latest_version: 'v1', example_input: { prompt: 'x' } },
+          data: { name: 'bench/model', example_input: { prompt: 'x' } },
         },
       },
     },
@@ -119,7 +125,10 @@ async function measure(
     const wal = await scratch.walSince(s.wal);
     const walAtEnd = await scratch.walSince(e.wal);
     const per = (v: number) => (r.runs > 0 ? v / r.runs : Number.NaN);
+    // With several workers /metrics answers for the one worker it reached: not a per-run figure.
+    const clustered = extraEnv.HITL_WORKERS !== undefined;
     const diff = (name: string) => {
+      if (clustered) return null;
       const a = s.c.get(name);
       const b = e.c.get(name);
       return a === undefined || b === undefined ? null : per(b - a);
@@ -150,6 +159,8 @@ async function main(): Promise<void> {
   const scratch = createScratch(ADMIN_URL);
   const fake = await startFakeReplicate({
     defaultOutcome: { kind: 'succeed', atCreate: true, output: 'ok' },
+    // The model's openapi schema is looked up once per server and kept (as on Replicate).
+    models: { 'bench/model': { latest_version: { id: 'v1', openapi_schema: BENCH_OPENAPI } } },
   });
   const rows: Row[] = [];
   try {

@@ -18,6 +18,7 @@ import type { Bus, SnapshotCache } from '../persistence/types.ts';
 import { isLoopback, localApiKey } from './api-key.ts';
 import { createApp } from './app.ts';
 import { createAuth } from './auth.ts';
+import { runWorkers } from './cluster.ts';
 import { type Config, loadConfig } from './config.ts';
 import { startInspector } from './inspect.ts';
 import { createMetrics } from './metrics.ts';
@@ -77,6 +78,7 @@ async function main(cfg: Config): Promise<void> {
     node,
     leaseMs: cfg.HITL_LEASE_MS,
     maxLiveRuns: cfg.HITL_MAX_LIVE_RUNS,
+    maxQueuedCommits: cfg.HITL_COMMIT_QUEUE_MAX,
     log,
     timers: {
       pollMs: cfg.HITL_POLL_MS,
@@ -210,7 +212,14 @@ try {
   process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 }
-main(config).catch(async (err: unknown) => {
+// HITL_WORKERS > 1: this process becomes the primary of N workers that each run `main`.
+runWorkers(config, main, async () => {
+  pg = await startEmbeddedPostgres({
+    dataDir: config.HITL_DATA_DIR,
+    ...(config.HITL_EMBEDDED_PG_PORT !== undefined ? { port: config.HITL_EMBEDDED_PG_PORT } : {}),
+  });
+  return pg;
+}).catch(async (err: unknown) => {
   process.stderr.write(`hitl-runs failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
   await pg?.stop().catch(() => undefined);
   process.exit(1);

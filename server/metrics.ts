@@ -13,7 +13,7 @@ const HUMAN_SECONDS = [1, 5, 15, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 24 * 36
  */
 export function createMetrics(deps: { host: RunHost; wsCount?: () => number }) {
   const host = deps.host;
-  const node = host.core.deps.node;
+  const node = host.node;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'hitl_process_' });
   const events = new Counter({

@@ -1,18 +1,21 @@
 import type Replicate from 'replicate';
 import { z } from 'zod';
-import type { Capabilities } from '../../machines/schemas.ts';
+import type { Capabilities, SchemaSummary } from '../../machines/schemas.ts';
 import { processOutput } from './output.ts';
+import { createSchemaChecker } from './replicate-constraints.ts';
 import { type FetchLike, type HttpPolicy, withReplicate } from './replicate-http.ts';
 import { operationTypeOf } from './replicate-operation.ts';
 import { buildReplicatePayload } from './replicate-payload.ts';
 import { isFinal, toPredictionState } from './replicate-prediction.ts';
 import {
+  mergeSchemaInfo,
   parseModelConfig,
   promptFieldOf,
   type SchemaInfo,
   schemaFromExample,
   schemaFromOpenApi,
 } from './replicate-schema.ts';
+import { schemaSummary } from './replicate-summary.ts';
 import { validateReplicatePayload } from './replicate-validate.ts';
 import {
   PROVIDER_OPERATIONS,
@@ -20,6 +23,7 @@ import {
   type PredictionState,
   type Provider,
   ProviderError,
+  type ProviderRequest,
 } from './types.ts';
 
 /** Options of the Replicate provider; `token` empty or absent means not configured. */
@@ -40,6 +44,10 @@ const ModelJson = z.looseObject({
 const VersionJson = z.looseObject({ openapi_schema: z.unknown().optional() });
 const PREDICTION_ID = /^[\w-]+$/;
 const SCHEMA_CACHE_MAX = 200;
+/** A failed lookup is tried again after this long (a missing version may be a network blip). */
+const SCHEMA_MISS_TTL_MS = 60_000;
+
+const emptyBuilt = { payload: {}, issues: [], changed_fields: 0, prompt_field: null, attachment_fields: [] };
 
 /** Ids go into URL paths: anything but Replicate's id alphabet is refused before a request. */
 function checkId(predictionId: string): void {
@@ -66,8 +74,11 @@ export function createReplicateProvider(opts: ReplicateProviderOptions = {}): Pr
     getRetries: opts.pollMaxRetries ?? 2,
     maxSleepMs: 5_000,
   };
-  // One openapi fetch per model version for the provider's lifetime (versions are immutable).
+  // One openapi fetch per model version for the provider's lifetime (versions are immutable);
+  // the run records the schema in its capabilities, so nothing later needs it again.
   const schemaCache = new Map<string, { info: SchemaInfo; version: string | null }>();
+  const misses = new Map<string, number>();
+  const checker = createSchemaChecker();
 
   async function call<T>(op: (client: Replicate) => Promise<T>): Promise<T> {
     if (!token) throw new ProviderError('provider_error', 'REPLICATE_API_TOKEN is not configured');
@@ -97,23 +108,49 @@ export function createReplicateProvider(opts: ReplicateProviderOptions = {}): Pr
     const key = `${model}:${version ?? 'latest'}`;
     const cached = schemaCache.get(key);
     if (cached) return cached;
+    if ((misses.get(key) ?? 0) > Date.now()) return null;
     const found = await (version ? knownVersion(model, version) : latestVersion(model)).catch(() => null);
     const info = found ? schemaFromOpenApi(found.openapi) : null;
-    if (!found || !info) return null;
+    if (!found || !info) {
+      if (misses.size >= SCHEMA_CACHE_MAX) misses.clear();
+      misses.set(key, Date.now() + SCHEMA_MISS_TTL_MS);
+      return null;
+    }
     const entry = { info, version: found.id };
     if (schemaCache.size >= SCHEMA_CACHE_MAX) schemaCache.delete(schemaCache.keys().next().value ?? '');
     schemaCache.set(key, entry);
     return entry;
   }
 
-  function capabilitiesOf(
+  type Fetched = { info: SchemaInfo; version: string | null } | null;
+
+  /** The openapi lookup a config needs (none when the config carries its schema, or no token). */
+  function lookupKey(parsed: ReturnType<typeof parseModelConfig>): string | null {
+    if (schemaFromOpenApi(parsed.openapi) || !token || !parsed.model) return null;
+    return `${parsed.model}:${parsed.version ?? 'latest'}`;
+  }
+
+  /** The capabilities without their summary, given the fetched openapi schema (if any). */
+  function describeWith(
     parsed: ReturnType<typeof parseModelConfig>,
-    info: SchemaInfo | null,
-    version: string | null,
-  ): Capabilities {
+    fetched: Fetched,
+  ): [Capabilities, SchemaSummary['source']] {
+    const example = parsed.example ? schemaFromExample(parsed.example) : null;
+    const openapi = schemaFromOpenApi(parsed.openapi) ?? fetched?.info ?? null;
+    // Pin the version whose schema was reviewed, so the reviewed model is the one that runs.
+    const version = parsed.version ?? fetched?.version ?? null;
+    const info = mergeSchemaInfo(example, openapi);
     const schema = info?.schema ?? null;
     const types = info?.types ?? {};
-    return {
+    const source =
+      example && openapi
+        ? 'example_input+openapi_schema'
+        : example
+          ? 'example_input'
+          : openapi
+            ? 'openapi_schema'
+            : 'none';
+    const caps: Capabilities = {
       provider: 'replicate',
       model: parsed.model,
       version,
@@ -122,32 +159,41 @@ export function createReplicateProvider(opts: ReplicateProviderOptions = {}): Pr
       types,
       operation_type: operationTypeOf(schema, types, parsed.model, parsed.description),
       estimated_cost: parsed.cost,
+      ...(info?.input ? { input_schema: info.input } : {}),
     };
+    return [caps, source];
   }
 
-  /** The capabilities when no lookup is needed (schema given, or already fetched), else null. */
-  function describeNow(config: Record<string, unknown>): Capabilities | null {
+  /**
+   * The capabilities without their summary. The version's openapi schema is fetched (once per
+   * version) whenever a token is configured, also next to an example_input: it carries the
+   * constraints every payload is checked against.
+   */
+  async function describe(config: Record<string, unknown>): Promise<[Capabilities, SchemaSummary['source']]> {
     const parsed = parseModelConfig(config);
-    const info = parsed.example ? schemaFromExample(parsed.example) : schemaFromOpenApi(parsed.openapi);
-    if (!info && token && parsed.model) {
-      const cached = schemaCache.get(`${parsed.model}:${parsed.version ?? 'latest'}`);
-      if (!cached) return null;
-      return capabilitiesOf(parsed, cached.info, parsed.version ?? cached.version);
-    }
-    return capabilitiesOf(parsed, info, parsed.version);
+    const fetched =
+      lookupKey(parsed) && parsed.model ? await fetchSchema(parsed.model, parsed.version) : null;
+    return describeWith(parsed, fetched);
   }
 
-  async function describe(config: Record<string, unknown>): Promise<Capabilities> {
-    const now = describeNow(config);
-    if (now) return now;
+  /** The same without I/O, or null when a lookup is still to be made (issue 7: one commit per input). */
+  function describeNow(config: Record<string, unknown>): [Capabilities, SchemaSummary['source']] | null {
     const parsed = parseModelConfig(config);
-    const fetched = parsed.model ? await fetchSchema(parsed.model, parsed.version) : null;
-    // Pin the version whose schema was reviewed, so the reviewed model is the one that runs.
-    return capabilitiesOf(parsed, fetched?.info ?? null, parsed.version ?? fetched?.version ?? null);
+    const key = lookupKey(parsed);
+    if (key === null) return describeWith(parsed, null);
+    const cached = schemaCache.get(key);
+    if (cached) return describeWith(parsed, cached);
+    // A lookup that failed a moment ago is not retried yet: the answer is known without I/O.
+    if ((misses.get(key) ?? 0) > Date.now()) return describeWith(parsed, null);
+    return null;
   }
 
-  function report(req: Parameters<Provider['capabilities']>[0], caps: Capabilities) {
-    const built = buildReplicatePayload(req, caps);
+  function report(req: ProviderRequest, [described, source]: [Capabilities, SchemaSummary['source']]) {
+    // The builder reads the summary's `source` (which defaults are sent); where the prompt and
+    // the attachments go is known only once it has built the payload.
+    const bare = { ...described, schema_summary: schemaSummary(req, described, emptyBuilt, source) };
+    const built = buildReplicatePayload(req, bare, checker);
+    const caps = { ...bare, schema_summary: schemaSummary(req, bare, built, source) };
     const signals = {
       model_identified: caps.model !== null,
       schema_present: caps.schema !== null && Object.keys(caps.schema).length > 0,
@@ -169,12 +215,12 @@ export function createReplicateProvider(opts: ReplicateProviderOptions = {}): Pr
     },
 
     capabilitiesNow(req) {
-      const caps = describeNow(req.model_config);
-      return caps ? report(req, caps) : null;
+      const described = describeNow(req.model_config);
+      return described ? report(req, described) : null;
     },
 
-    buildPayload: buildReplicatePayload,
-    validatePayload: validateReplicatePayload,
+    buildPayload: (req, caps) => buildReplicatePayload(req, caps, checker),
+    validatePayload: (req, caps, payload) => validateReplicatePayload(req, caps, payload, checker),
 
     async submit(caps, payload, submitOpts) {
       const webhook = submitOpts?.webhook

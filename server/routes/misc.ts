@@ -17,12 +17,7 @@ export function miscRoutes(api: Api, deps: RouteDeps): void {
       responses: { 200: ProvidersResponse, 401: ErrorResponse },
     },
     (c) => {
-      const providers = host.core.deps.providers.list().map((p) => ({
-        name: p.name,
-        tools: p.tools,
-        operations: p.operations,
-        configured: p.configured(),
-      }));
+      const providers = host.providers();
       return c.json({ providers, total: providers.length });
     },
   );

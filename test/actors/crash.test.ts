@@ -6,6 +6,7 @@ import {
   approvalOf,
   createInChild,
   createsFor,
+  eventsOf,
   expectSound,
   marker,
   replicateInput,
@@ -31,6 +32,14 @@ afterAll(async () => {
   await fake?.close();
   await db?.drop();
 });
+
+const OPENAPI = {
+  components: {
+    schemas: {
+      Input: { type: 'object', properties: { prompt: { type: 'string' } }, required: ['prompt'] },
+    },
+  },
+};
 
 const env = (extra: Partial<HostChildEnv> = {}): HostChildEnv => ({
   DATABASE_URL: db.url,
@@ -85,28 +94,42 @@ describe('a host killed with SIGKILL loses nothing', () => {
     const a = await spawnHostChild(env({ NODE_ID: 'commit-a', HITL_FAULT_POINT: 'after_commit' }));
     const runId = await createInChild(a, db, { policy: 'auto' }, replicateInput(mark));
     expect(await a.exited).toBe('SIGKILL');
-    // One commit per input (SPEC §8): the create logged every step up to the submission's intent.
+    // The model's schema lookup is I/O: the creation commits alone and the lookup is its work.
     const before = await verifier.read(runId);
-    expect(before?.seq).toBe(4);
-    expect(createsFor(fake, mark)).toHaveLength(0);
+    expect(before?.seq).toBe(1);
 
     const b = await spawnHostChild(env({ NODE_ID: 'commit-b' }));
-    // The intent is logged, its request may or may not have gone out: never resent on its own.
+    expect((await waitForChildView(b, runId, isTerminal)).status).toBe('completed');
+    const rows = await expectSound(db, verifier, runId);
+    expect(typesOf(rows).slice(0, 3)).toEqual(['run.created', 'run.recovered', 'capabilities.reported']);
+    expect(rows.find((r) => r.type === 'run.recovered')?.payload).toMatchObject({ node: 'commit-b' });
+    expect(createsFor(fake, mark)).toHaveLength(1);
+    await b.kill();
+  }, 60_000);
+
+  it('a kill right after a commit that logged a submission intent goes to error_recovery, never sends', async () => {
+    const mark = marker('after-intent');
+    // A schema in the config: every step up to the intent needs no I/O and commits with the creation.
+    const input = {
+      prompt: `a red fox (${mark})`,
+      agent_tool_config: {
+        'replicate-agent-tool': {
+          data: { name: 'acme/painter', latest_version: { id: 'ver-painter-1', openapi_schema: OPENAPI } },
+        },
+      },
+    };
+    const a = await spawnHostChild(env({ NODE_ID: 'intent-a', HITL_FAULT_POINT: 'after_commit' }));
+    const runId = await createInChild(a, db, { policy: 'auto' }, input);
+    expect(await a.exited).toBe('SIGKILL');
+    expect(typesOf(await eventsOf(db, runId)).at(-1)).toBe('prediction.submitting');
+    const b = await spawnHostChild(env({ NODE_ID: 'intent-b' }));
     const view = await waitForChildView(b, runId, isStatus('awaiting_human'));
     expect(approvalOf(view).checkpoint_type).toBe('error_recovery');
     expect(view.error).toMatchObject({ code: 'submission_outcome_unknown' });
     expect(createsFor(fake, mark)).toHaveLength(0);
     await b.decide(runId, approvalOf(view).approval_id, 'retry');
     expect((await waitForChildView(b, runId, isTerminal)).status).toBe('completed');
-    const rows = await expectSound(db, verifier, runId);
-    expect(typesOf(rows).slice(0, 5)).toEqual([
-      'run.created',
-      'capabilities.reported',
-      'payload.built',
-      'prediction.submitting',
-      'run.recovered',
-    ]);
-    expect(rows.find((r) => r.type === 'run.recovered')?.payload).toMatchObject({ node: 'commit-b' });
+    await expectSound(db, verifier, runId);
     expect(createsFor(fake, mark)).toHaveLength(1);
     await b.kill();
   }, 60_000);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HitlError } from '../../actors/errors.ts';
 import type { RunHost } from '../../actors/runs.ts';
 import { RUN_MACHINE_VERSION } from '../../machines/run-machine.ts';
+import { runAtPayloadReview, testApp } from '../server/support.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { approvalOf, eventually, expectSound } from '../support/durability.ts';
 import { createRun, isStatus, testHost, waitForView } from '../support/host.ts';
@@ -109,6 +110,38 @@ describe('group commit', () => {
     expect((await host.read(b.id))?.seq).toBe(seqB);
     await expectSound(db, host, b.id);
     await host.stop(200);
+  });
+
+  it('over HTTP, a full commit queue answers 503 unavailable with Retry-After', async () => {
+    const t = testApp(db, { host: { maxQueuedCommits: 1 } });
+    const [blocker, a, b] = [
+      await runAtPayloadReview(t),
+      await runAtPayloadReview(t),
+      await runAtPayloadReview(t),
+    ];
+    const approve = (r: { id: string; approvalId: string }) =>
+      t.call('POST', `/hitl/run/${r.id}/approve`, { body: { approval_id: r.approvalId, action: 'approve' } });
+    const lock = await holdRow(blocker.id);
+    const start = t.host.stats().batches;
+    const first = approve(blocker);
+    await eventually(
+      'the blocked batch to be in flight',
+      async () => t.host.stats().batches > start || undefined,
+    );
+    const queued = approve(a);
+    await eventually('one commit to wait', async () => t.host.stats().queued === 1 || undefined);
+    const full = await approve(b);
+    expect(full.status).toBe(503);
+    expect(full.headers.get('retry-after')).toBe('1');
+    expect(full.json).toMatchObject({ error: { code: 'unavailable' } });
+    await lock.release();
+    expect((await first).status).toBe(200);
+    expect((await queued).status).toBe(200);
+    // Nothing of b was accepted: a client that retries as told gets through.
+    await eventually('the retried decision to be accepted', async () =>
+      (await approve(b)).status === 200 ? true : undefined,
+    );
+    await t.close();
   });
 
   it('a run stored by the previous machine version is rebuilt from its events and continues', async () => {
