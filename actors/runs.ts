@@ -114,9 +114,10 @@ export function createRunHost(opts: RunHostOptions) {
     const rec = await core.storeCall(() => opts.store.getRun(runId));
     if (!rec) throw new HitlError('run_not_found', `Run ${runId} not found`);
     const rows: EventRow[] = [];
-    for (let after = 0; ; ) {
+    for (let after = 0; after < rec.seq; ) {
       const page = await core.storeCall(() => opts.store.listEvents(runId, after, 1000));
-      rows.push(...page);
+      // Rows after the record's seq were appended since it was read (audit rows of a finished run).
+      rows.push(...page.filter((r) => r.seq <= rec.seq));
       if (page.length < 1000) break;
       after = page[page.length - 1]?.seq ?? after;
     }

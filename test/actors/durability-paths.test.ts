@@ -218,10 +218,16 @@ describe('a run taken down any path keeps a gap-free log that replays to its sna
     const predictionId = (inFlight.prediction as { id: string }).id;
     await host.control(runId, 'cancel', 'service:test0000');
     expect((await waitForView(host, runId, isTerminal)).status).toBe('cancelled');
-    await expectSound(db, host, runId);
     await eventually('the prediction to be cancelled', async () =>
       fake.received.cancels.includes(predictionId) ? true : undefined,
     );
+    // The cancel's request and answer follow the run's end in its log (audit rows).
+    await eventually('the cancel to be logged', async () =>
+      typesOf(await host.listEvents(runId, 0, 100)).includes('prediction.cancel_confirmed')
+        ? true
+        : undefined,
+    );
+    await expectSound(db, host, runId);
     expect(createsFor(fake, mark)).toHaveLength(1);
   });
 
