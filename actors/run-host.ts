@@ -4,7 +4,7 @@ import { type RunCreated, RunEvent } from '../machines/run-events.ts';
 import type { Fact } from '../machines/run-facts.ts';
 import { startRun, step } from '../machines/run-replay.ts';
 import { currentStep, type RunSnapshot, refusal, runStatus } from '../machines/run-state.ts';
-import { runView, viewTimes } from '../machines/run-view.ts';
+import { type RunViewData, runView, viewTimes } from '../machines/run-view.ts';
 import { cancelsFor, timersFor, type WorkItem, workFor } from '../machines/run-work.ts';
 import {
   type BatchItem,
@@ -26,6 +26,10 @@ import type { HostMessage } from './run-messages.ts';
 import { changedApprovals, envelopeOf, messageFor, rowsFor } from './run-records.ts';
 
 export type { Stamp } from './run-chain.ts';
+
+/** What the host returns as a run's view. When `machines/view-schemas.ts` (zod `RunView`) lands,
+ *  this becomes `z.infer<typeof RunView>`: one line. */
+export type HostRunView = RunViewData;
 export type { LoadedRun } from './run-load.ts';
 
 export interface Logger {
@@ -98,7 +102,7 @@ export function createRunCore(deps: RunHostDeps) {
   const locks = new Map<string, Promise<unknown>>();
   const local = new EventEmitter();
   local.setMaxListeners(0);
-  const views = new WeakMap<LoadedRun, Record<string, unknown>>();
+  const views = new WeakMap<LoadedRun, HostRunView>();
   let afterCommit: (runId: string, next: RunSnapshot, cause: CommitCause, work: WorkItem[]) => void =
     () => {};
 
@@ -167,7 +171,7 @@ export function createRunCore(deps: RunHostDeps) {
   }
 
   /** The view as of the run's seq (computed once per committed state); waiting times up to `at`. */
-  function baseView(run: LoadedRun): Record<string, unknown> {
+  function baseView(run: LoadedRun): HostRunView {
     let view = views.get(run);
     if (!view) {
       view = runView(run.snapshot, { seq: run.seq, updated_at: run.updated_at, now: run.updated_at });
@@ -403,7 +407,7 @@ export function createRunCore(deps: RunHostDeps) {
   }
 
   /** The public view of a run, waiting times counted up to now. */
-  function viewOf(run: LoadedRun): Record<string, unknown> {
+  function viewOf(run: LoadedRun): HostRunView {
     return { ...baseView(run), ...viewTimes(run.snapshot.context, now().toISOString()) };
   }
 

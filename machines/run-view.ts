@@ -78,10 +78,7 @@ export function viewTimes(ctx: RunContext, now: string) {
 }
 
 /** The run view of SPEC §2.7, as of the snapshot's `seq`; `now` only counts open waits. */
-export function runView(
-  snapshot: RunSnapshot,
-  meta: { seq: number; updated_at: string; now: string },
-): Record<string, unknown> {
+export function runView(snapshot: RunSnapshot, meta: { seq: number; updated_at: string; now: string }) {
   const ctx = snapshot.context;
   const open = openApproval(ctx);
   return {
@@ -110,6 +107,9 @@ export function runView(
     seq: meta.seq,
   };
 }
+
+/** The run view's type (SPEC §2.7), as `runView` builds it. */
+export type RunViewData = ReturnType<typeof runView>;
 
 const COUNTED_STEPS = new Set(['information_review', 'payload_review', 'api_call', 'response_review']);
 const DONE_STATUSES = new Set(['completed', 'approved', 'edited']);

@@ -83,7 +83,7 @@ describe('runView', () => {
     const id = run.openId;
     run.accept(run.ev.approve(id, { actor: 'user:bob' }));
     walkTo(run, 'completed');
-    const history = view(run).step_history as Array<Record<string, unknown>>;
+    const history = view(run).step_history;
     expect(history.map((e) => [e.step, e.status])).toEqual([
       ['created', 'completed'],
       ['information_review', 'approved'],
