@@ -9,6 +9,7 @@ import { createEchoProvider } from '../actors/providers/echo.ts';
 import { createProviderRegistry } from '../actors/providers/registry.ts';
 import { createReplicateProvider } from '../actors/providers/replicate.ts';
 import { createRunHost } from '../actors/runs.ts';
+import { embeddedHome } from '../persistence/embedded-home.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../persistence/embedded-postgres.ts';
 import { createMemoryBus, createMemoryCache } from '../persistence/memory.ts';
 import { migrate } from '../persistence/migrate.ts';
@@ -18,7 +19,7 @@ import type { Bus, SnapshotCache } from '../persistence/types.ts';
 import { isLoopback, localApiKey } from './api-key.ts';
 import { createApp } from './app.ts';
 import { createAuth } from './auth.ts';
-import { type Config, loadConfig } from './config.ts';
+import { type Config, DEFAULT_DATA_DIR, loadConfig } from './config.ts';
 import { startInspector } from './inspect.ts';
 import { createMetrics } from './metrics.ts';
 import { createRelay } from './relay.ts';
@@ -32,16 +33,26 @@ async function main(cfg: Config): Promise<void> {
   const log = pino({ level: cfg.LOG_LEVEL, base: { service: 'hitl-runs' } });
   const stops: Array<() => Promise<void> | void> = [];
 
+  const dataDir = cfg.HITL_DATA_DIR ?? DEFAULT_DATA_DIR;
   let databaseUrl = cfg.DATABASE_URL;
   if (!databaseUrl) {
+    // As root the server runs as `postgres`: see embeddedHome for where its cluster then lives.
+    const home = embeddedHome({
+      dataDir,
+      explicit: cfg.HITL_DATA_DIR !== undefined,
+      asRoot: process.getuid?.() === 0,
+    });
     const embedded = await startEmbeddedPostgres({
-      dataDir: cfg.HITL_DATA_DIR,
+      dataDir: home,
       ...(cfg.HITL_EMBEDDED_PG_PORT !== undefined ? { port: cfg.HITL_EMBEDDED_PG_PORT } : {}),
       log: (line) => log.debug({ pg: line }, 'embedded postgres'),
     });
     pg = embedded;
     databaseUrl = embedded.url;
-    log.info({ port: embedded.port, data_dir: cfg.HITL_DATA_DIR }, 'embedded PostgreSQL started');
+    log.info(
+      { port: embedded.port, data_dir: embedded.pgDir, binaries: embedded.binaries },
+      `embedded PostgreSQL started on 127.0.0.1:${embedded.port}, data in ${embedded.pgDir}`,
+    );
   }
   const sql = connectPostgres(databaseUrl);
   const applied = await migrate(sql);
@@ -100,7 +111,7 @@ async function main(cfg: Config): Promise<void> {
   let listenHost = cfg.HOST;
   let apiKeys = cfg.HITL_API_KEYS;
   if (apiKeys.length === 0) {
-    const local = await localApiKey(cfg.HITL_DATA_DIR);
+    const local = await localApiKey(dataDir);
     apiKeys = [local.key];
     // Printed on stderr, never through the logger (logs are collected and kept).
     if (local.created)
