@@ -99,8 +99,12 @@ async function copyOnce(from: string, to: string): Promise<void> {
 export async function locateBinaries(user: ServerUser | null, stateRoot: string): Promise<Binaries> {
   const pkgDir = binariesPackageDir();
   const inPlace = binaries(join(pkgDir, 'native'));
-  if (!existsSync(inPlace.postgres) || !existsSync(inPlace.initdb)) {
-    throw new EmbeddedPostgresError('embedded_pg_binaries_missing', NOT_INSTALLED);
+  for (const file of [inPlace.postgres, inPlace.initdb]) {
+    if (existsSync(file)) continue;
+    throw new EmbeddedPostgresError(
+      'embedded_pg_binaries_missing',
+      `${file} is missing: the ${PACKAGE} package is incomplete. Run \`npm ci\` again, or set DATABASE_URL`,
+    );
   }
   await ensureEmbeddedBinaries(pkgDir);
   if (user === null || (await runs(user, inPlace))) return inPlace;

@@ -206,8 +206,10 @@ async function main(cfg: Config): Promise<void> {
     log.flush();
     process.exit(0);
   }
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  // `on`, not `once`: a Ctrl-C reaches the whole process group, so the service may get the
+  // signal twice (directly and relayed by npm/tsx); a second one must not kill the drain.
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 let config: Config;
