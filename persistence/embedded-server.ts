@@ -57,6 +57,13 @@ function launch(
   return child;
 }
 
+/** Exit code, signal or spawn error code, once the process is gone and its output read. */
+const ended = (child: ChildProcess) =>
+  new Promise<number | string>((done) => {
+    child.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
+    child.once('close', (code, signal) => done(code ?? signal ?? 'unknown'));
+  });
+
 const failed = (what: string, detail: string, recent: string[]) =>
   new EmbeddedPostgresError(
     'embedded_pg_failed',
@@ -78,10 +85,7 @@ export async function initCluster(pgDir: string, password: string, o: ProcessOpt
     const args = [`--pgdata=${pgDir}`, '--username=postgres', `--pwfile=${pwfile}`];
     args.push('--auth=scram-sha-256', '--encoding=UTF8', '--no-locale');
     const child = launch(o.bin.initdb, args, o, recent);
-    const outcome = await new Promise<number | string>((done) => {
-      child.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
-      child.once('exit', (code, signal) => done(code ?? signal ?? 'unknown'));
-    });
+    const outcome = await ended(child);
     if (outcome !== 0) throw failed(`initdb failed in ${pgDir}`, `exit ${outcome}`, recent);
   } finally {
     await rm(pwfile, { force: true });
@@ -104,10 +108,7 @@ export async function startServer(pgDir: string, port: number, o: ProcessOptions
   const child = launch(o.bin.postgres, args, o, recent, (line) => {
     if (line.includes(READY)) onReady();
   });
-  const exited = new Promise<number | string>((done) => {
-    child.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
-    child.once('exit', (code, signal) => done(code ?? signal ?? 'unknown'));
-  });
+  const exited = ended(child);
   // A service that exits without stopping it (a crash, process.exit) takes the server along.
   const onExit = () => child.kill('SIGINT');
   process.once('exit', onExit);
