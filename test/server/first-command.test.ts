@@ -43,10 +43,15 @@ describe.skipIf(!isCheckout)('the first command, in a fresh clone in a private d
       env: serviceEnv({}),
       maxBuffer: 16 * 1024 * 1024,
     });
+    // Where, as root, the clone's cluster will live: removed afterwards whatever happens.
+    if (asRoot) home = embeddedHome({ dataDir: join(clone, 'data'), explicit: false, asRoot });
   }, 240_000);
 
   afterAll(async () => {
-    for (const child of running) if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    for (const child of running) {
+      // A test that failed half-way: its service and npm go, by their process group.
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    }
     if (base) await rm(base, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
     // The cluster this test made, never the shared copy of the binaries next to it.
     if (home?.startsWith(`${STATE_ROOT}/`)) await rm(home, { recursive: true, force: true });
@@ -115,10 +120,7 @@ describe.skipIf(!isCheckout)('the first command, in a fresh clone in a private d
     const expectedHome = embeddedHome({ dataDir: join(clone, 'data'), explicit: false, asRoot });
     expect(started?.data_dir).toBe(join(expectedHome, 'pg'));
     expect(started?.msg).toContain(`data in ${join(expectedHome, 'pg')}`);
-    if (asRoot) {
-      home = expectedHome;
-      expect(dirname(expectedHome)).toBe(STATE_ROOT);
-    }
+    if (asRoot) expect(dirname(expectedHome)).toBe(STATE_ROOT);
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
 
     const call = api(port, (await readFile(join(clone, 'data', 'api-key'), 'utf8')).trim());
