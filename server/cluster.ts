@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { localApiKey } from './api-key.ts';
-import type { Config } from './config.ts';
+import { type Config, DEFAULT_DATA_DIR } from './config.ts';
 
 /**
  * `HITL_WORKERS=N` (issue 7): N processes on one port (`node:cluster`), each a node of its own
@@ -29,7 +29,7 @@ export async function runWorkers(
     env.DATABASE_URL = pg.url;
   }
   if (cfg.HITL_API_KEYS.length === 0) {
-    const local = await localApiKey(cfg.HITL_DATA_DIR);
+    const local = await localApiKey(cfg.HITL_DATA_DIR ?? DEFAULT_DATA_DIR);
     if (local.created)
       process.stderr.write(
         `\nhitl-runs: generated service key (saved to ${local.file}):\n  ${local.key}\n\n`,

@@ -13,6 +13,9 @@ const url = (protocols: string[]) =>
     `must be a URL (${protocols.join(' or ')})`,
   );
 
+/** `HITL_DATA_DIR` when unset: the generated key (and, except as root, the embedded cluster). */
+export const DEFAULT_DATA_DIR = './data';
+
 /** Every environment variable the service reads (SPEC §9), parsed once at start. */
 export const Config = z.object({
   PORT: port.default(8080),
@@ -20,7 +23,8 @@ export const Config = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   HITL_EMBEDDED_PG_PORT: port.optional(),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
-  HITL_DATA_DIR: z.string().min(1).default('./data'),
+  /** Unset: `./data` (`DEFAULT_DATA_DIR`); whether it was set decides where, as root, the embedded cluster lives. */
+  HITL_DATA_DIR: z.string().min(1).optional(),
   HITL_API_KEYS: z
     .string()
     .optional()

@@ -9,6 +9,7 @@ import { createEchoProvider } from '../actors/providers/echo.ts';
 import { createProviderRegistry } from '../actors/providers/registry.ts';
 import { createReplicateProvider } from '../actors/providers/replicate.ts';
 import { createRunHost } from '../actors/runs.ts';
+import { embeddedHome } from '../persistence/embedded-home.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../persistence/embedded-postgres.ts';
 import { createMemoryBus, createMemoryCache } from '../persistence/memory.ts';
 import { migrate } from '../persistence/migrate.ts';
@@ -19,7 +20,7 @@ import { isLoopback, localApiKey } from './api-key.ts';
 import { createApp } from './app.ts';
 import { createAuth } from './auth.ts';
 import { runWorkers } from './cluster.ts';
-import { type Config, loadConfig } from './config.ts';
+import { type Config, DEFAULT_DATA_DIR, loadConfig } from './config.ts';
 import { startInspector } from './inspect.ts';
 import { createMetrics } from './metrics.ts';
 import { createRelay } from './relay.ts';
@@ -28,21 +29,34 @@ import { attachWebSocket } from './ws.ts';
 // Known here so a failed start can still stop the server it started.
 let pg: EmbeddedPostgres | null = null;
 
+/** Starts the embedded PostgreSQL; as root the server runs as `postgres`: see embeddedHome for where its cluster then lives. */
+function startEmbedded(cfg: Config, log?: (line: string) => void): Promise<EmbeddedPostgres> {
+  return startEmbeddedPostgres({
+    dataDir: embeddedHome({
+      dataDir: cfg.HITL_DATA_DIR ?? DEFAULT_DATA_DIR,
+      explicit: cfg.HITL_DATA_DIR !== undefined,
+      asRoot: process.getuid?.() === 0,
+    }),
+    ...(cfg.HITL_EMBEDDED_PG_PORT !== undefined ? { port: cfg.HITL_EMBEDDED_PG_PORT } : {}),
+    ...(log ? { log } : {}),
+  });
+}
+
 /** The composition root: reads the configuration once, picks the adapters, wires and serves. */
 async function main(cfg: Config): Promise<void> {
   const log = pino({ level: cfg.LOG_LEVEL, base: { service: 'hitl-runs' } });
   const stops: Array<() => Promise<void> | void> = [];
 
+  const dataDir = cfg.HITL_DATA_DIR ?? DEFAULT_DATA_DIR;
   let databaseUrl = cfg.DATABASE_URL;
   if (!databaseUrl) {
-    const embedded = await startEmbeddedPostgres({
-      dataDir: cfg.HITL_DATA_DIR,
-      ...(cfg.HITL_EMBEDDED_PG_PORT !== undefined ? { port: cfg.HITL_EMBEDDED_PG_PORT } : {}),
-      log: (line) => log.debug({ pg: line }, 'embedded postgres'),
-    });
+    const embedded = await startEmbedded(cfg, (line) => log.debug({ pg: line }, 'embedded postgres'));
     pg = embedded;
     databaseUrl = embedded.url;
-    log.info({ port: embedded.port, data_dir: cfg.HITL_DATA_DIR }, 'embedded PostgreSQL started');
+    log.info(
+      { port: embedded.port, data_dir: embedded.pgDir, binaries: embedded.binaries },
+      `embedded PostgreSQL started on 127.0.0.1:${embedded.port}, data in ${embedded.pgDir}`,
+    );
   }
   const sql = connectPostgres(databaseUrl);
   const applied = await migrate(sql);
@@ -102,7 +116,7 @@ async function main(cfg: Config): Promise<void> {
   let listenHost = cfg.HOST;
   let apiKeys = cfg.HITL_API_KEYS;
   if (apiKeys.length === 0) {
-    const local = await localApiKey(cfg.HITL_DATA_DIR);
+    const local = await localApiKey(dataDir);
     apiKeys = [local.key];
     // Printed on stderr, never through the logger (logs are collected and kept).
     if (local.created)
@@ -197,8 +211,10 @@ async function main(cfg: Config): Promise<void> {
     log.flush();
     process.exit(0);
   }
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  // `on`, not `once`: a Ctrl-C reaches the whole process group, so the service may get the
+  // signal twice (directly and relayed by npm/tsx); a second one must not kill the drain.
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 let config: Config;
@@ -214,10 +230,7 @@ try {
 }
 // HITL_WORKERS > 1: this process becomes the primary of N workers that each run `main`.
 runWorkers(config, main, async () => {
-  pg = await startEmbeddedPostgres({
-    dataDir: config.HITL_DATA_DIR,
-    ...(config.HITL_EMBEDDED_PG_PORT !== undefined ? { port: config.HITL_EMBEDDED_PG_PORT } : {}),
-  });
+  pg = await startEmbedded(config);
   return pg;
 }).catch(async (err: unknown) => {
   process.stderr.write(`hitl-runs failed to start: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -71,6 +71,7 @@ describe('embedded PostgreSQL', () => {
     const started = startEmbeddedPostgres({ dataDir });
     await expect(started).rejects.toThrow(/PostgreSQL 16.*PostgreSQL 17/);
     await expect(started).rejects.toThrow(join(dataDir, 'pg'));
+    await expect(started).rejects.toMatchObject({ code: 'embedded_pg_version_mismatch' });
   });
 
   it('refuses a port that is taken, saying so', async () => {
@@ -80,7 +81,10 @@ describe('embedded PostgreSQL', () => {
     const address = taken.address();
     const port = typeof address === 'object' && address !== null ? address.port : 0;
     try {
-      await expect(startEmbeddedPostgres({ dataDir, port })).rejects.toThrow(`port ${port} is in use`);
+      await expect(startEmbeddedPostgres({ dataDir, port })).rejects.toMatchObject({
+        code: 'embedded_pg_port_in_use',
+        message: expect.stringContaining(`port ${port} is in use`),
+      });
     } finally {
       taken.close();
     }
@@ -90,7 +94,10 @@ describe('embedded PostgreSQL', () => {
     const dataDir = await tempDir();
     await mkdir(join(dataDir, 'pg'));
     await writeFile(join(dataDir, 'pg', 'notes.txt'), 'mine');
-    await expect(startEmbeddedPostgres({ dataDir })).rejects.toThrow(/not a PostgreSQL data directory/);
+    await expect(startEmbeddedPostgres({ dataDir })).rejects.toMatchObject({
+      code: 'embedded_pg_not_a_data_dir',
+      message: expect.stringMatching(/not a PostgreSQL data directory/),
+    });
   });
 
   it('makes the library links the skipped install script would have made', { timeout: 30_000 }, async () => {
