@@ -11,10 +11,11 @@ import { authenticate } from './authn.ts';
 import type { HttpLimits, RouteDeps } from './deps.ts';
 import type { AppEnv } from './env.ts';
 import { errorResponse, toErrorResponse } from './errors.ts';
+import { refuseHostileUrl } from './hostile-url.ts';
 import { createIdempotency } from './idempotency.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
-import { createFailureLimiter, type FailureLimitOptions } from './rate-limit.ts';
+import { createFailureLimiter, type FailureLimiter, type FailureLimitOptions } from './rate-limit.ts';
 import { approvalRoutes } from './routes/approvals.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { miscRoutes } from './routes/misc.ts';
@@ -41,6 +42,8 @@ export interface AppOptions {
   wsCount?: () => number;
   limits?: Partial<HttpLimits>;
   failedAuth?: FailureLimitOptions;
+  /** One failed-auth limiter shared with the WebSocket upgrade (made from `failedAuth` when absent). */
+  limiter?: FailureLimiter;
   /** Aborted when shutdown begins: new requests get 503 (kept-alive connections included). */
   draining?: AbortSignal;
   /** Aborted once in-flight work had its grace: long-polls answer with the current state, streams end. */
@@ -73,7 +76,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     log,
     frames: createFrameHandler({ host: opts.host, approvals: opts.approvals, log }),
     metrics,
-    limiter: createFailureLimiter(opts.failedAuth),
+    limiter: opts.limiter ?? createFailureLimiter(opts.failedAuth),
     limits,
     publicUrl: opts.publicUrl,
     webhookSecret: opts.webhookSecret,
@@ -106,6 +109,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
         errorResponse(c, 'payload_too_large', `The request body is over ${limits.maxBodyBytes} bytes`),
     }),
   );
+  app.use(refuseHostileUrl());
 
   const idempotency = createIdempotency(opts.host);
   runCreateRoutes(api, deps, idempotency);

@@ -21,6 +21,7 @@ import { createAuth } from './auth.ts';
 import { type Config, loadConfig } from './config.ts';
 import { startInspector } from './inspect.ts';
 import { createMetrics } from './metrics.ts';
+import { createFailureLimiter } from './rate-limit.ts';
 import { createRelay } from './relay.ts';
 import { attachWebSocket } from './ws.ts';
 
@@ -122,10 +123,13 @@ async function main(cfg: Config): Promise<void> {
   const version = await readFile(new URL('../package.json', import.meta.url), 'utf8')
     .then((t) => String((JSON.parse(t) as { version?: unknown }).version ?? '0.0.0'))
     .catch(() => '0.0.0');
+  // One failed-auth limiter for HTTP and the WebSocket upgrade (SPEC §7).
+  const limiter = createFailureLimiter({ trustProxy: cfg.HITL_TRUST_PROXY });
   const app = createApp({
     host,
     approvals,
     auth,
+    limiter,
     log,
     publicUrl,
     webhookSecret: cfg.REPLICATE_WEBHOOK_SECRET,
@@ -138,7 +142,7 @@ async function main(cfg: Config): Promise<void> {
   const server = await new Promise<Server>((resolve) => {
     const s = serve({ fetch: app.fetch, port: cfg.PORT, hostname: listenHost }, () => resolve(s as Server));
   });
-  sockets = attachWebSocket(server, { host, approvals, auth, log });
+  sockets = attachWebSocket(server, { host, approvals, auth, log, limiter });
 
   if (cfg.WEBSOCKET_URL && cfg.WEBSOCKET_API_KEY) {
     const relay = createRelay({ url: cfg.WEBSOCKET_URL, apiKey: cfg.WEBSOCKET_API_KEY, log });

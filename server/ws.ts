@@ -16,8 +16,10 @@ import {
   requestIdOf,
   schemaError,
 } from './ws-frames.ts';
+import { jsonProblem } from './hostile-json.ts';
 import { SubscribeData } from './ws-schemas.ts';
-import { authenticateUpgrade, createFailureLimiter, refuseUpgrade, upgradeUrl } from './ws-upgrade.ts';
+import { createFailureLimiter, type FailureLimiter } from './rate-limit.ts';
+import { authenticateUpgrade, refuseUpgrade, upgradeUrl } from './ws-upgrade.ts';
 
 /** What `attachWebSocket` needs; the tuning knobs have production defaults. */
 export interface WebSocketDeps {
@@ -33,6 +35,8 @@ export interface WebSocketDeps {
   pageSize?: number;
   /** Failed upgrade authentications allowed per client address and minute (default 30). */
   authFailuresPerMinute?: number;
+  /** The failed-auth limiter shared with HTTP (SPEC §7: one for both); made here when absent. */
+  limiter?: FailureLimiter;
 }
 
 /** Hard cap: `ws` closes the connection with 1009 above it. */
@@ -58,7 +62,7 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps) {
   const handler = createFrameHandler({ host, approvals: deps.approvals, log });
   const sockets = new Map<WebSocket, { conn: Connection; alive: boolean }>();
   const steps = createStepMemory();
-  const failures = createFailureLimiter({ max: deps.authFailuresPerMinute ?? 30, windowMs: 60_000 });
+  const failures = deps.limiter ?? createFailureLimiter({ maxFailures: deps.authFailuresPerMinute ?? 30 });
   let closing = false;
 
   const unsubscribe = host.subscribe((m: HostMessage) => {
@@ -101,6 +105,18 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps) {
       return;
     }
     const requestId = requestIdOf(frame);
+    const hostile = jsonProblem(frame);
+    if (hostile) {
+      const field = hostile.path === '(body)' ? 'frame' : `frame.${hostile.path}`;
+      conn.send(
+        replyFrame(
+          'error',
+          { code: 'invalid_request', message: `Invalid frame: ${field} ${hostile.problem}`, details: { fields: [field] } },
+          requestId,
+        ),
+      );
+      return;
+    }
     const parsed = ClientFrame.safeParse(frame);
     if (!parsed.success) {
       conn.send(replyFrame('error', schemaError(parsed.error, 'frame'), requestId));
@@ -165,8 +181,8 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps) {
       refuseUpgrade(socket, 503, 'Server is shutting down');
       return;
     }
-    const address = req.socket.remoteAddress ?? 'unknown';
-    if (failures.blocked(address)) {
+    const address = failures.addressOf(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+    if (failures.blockedFor(address) > 0) {
       refuseUpgrade(socket, 429, 'Too many failed authentications; try again later');
       return;
     }
