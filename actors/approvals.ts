@@ -9,6 +9,7 @@ import {
 import type { Approval, DecisionAction } from '../machines/schemas.ts';
 import { type ApprovalRow, type DueTimer, StoreError } from '../persistence/types.ts';
 import { HitlError } from './errors.ts';
+import { redact } from './redact.ts';
 import type { DecisionRequest } from './run-decide.ts';
 import type { RunHost } from './runs.ts';
 
@@ -68,7 +69,7 @@ export function createApprovalService(host: RunHost) {
       approval_token: s.id,
       run_id: req.run_id,
       checkpoint_type: 'browser_action_approval',
-      context: { action_description: req.action_description, ...req.context },
+      context: redact({ action_description: req.action_description, ...req.context }),
       actions,
       user_id: req.user_id,
       session_id: req.session_id,
@@ -179,7 +180,7 @@ export function createApprovalService(host: RunHost) {
       type: ACTION_EVENT[req.action as 'approve' | 'edit' | 'reject'],
       ...stampFor(actor),
       approval_id: approvalId,
-      ...(req.edits ? { edits: req.edits } : {}),
+      ...(req.edits ? { edits: redact(req.edits) } : {}),
       ...(req.reason !== undefined ? { reason: req.reason } : {}),
       ...(req.on_behalf_of !== undefined ? { on_behalf_of: req.on_behalf_of } : {}),
       ...(req.client_timestamp !== undefined ? { client_timestamp: req.client_timestamp } : {}),

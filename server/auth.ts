@@ -19,11 +19,7 @@ export function keyId(key: string): string {
 export const MAX_JWT_LIFETIME_S = 24 * 3600;
 
 /** Verifies bearer tokens against the configured service keys and the reviewer JWT secret. */
-export function createAuth(opts: {
-  apiKeys: string[];
-  jwtSecret?: string | undefined;
-  now?: () => number;
-}) {
+export function createAuth(opts: { apiKeys: string[]; jwtSecret?: string | undefined; now?: () => number }) {
   const now = opts.now ?? Date.now;
   const keys = opts.apiKeys.map((k) => ({ digest: createHash('sha256').update(k).digest(), id: keyId(k) }));
 

@@ -3,12 +3,17 @@ import { HitlError } from '../actors/errors.ts';
 /** Deepest nesting of objects and arrays any accepted JSON may have (SPEC §7). */
 export const MAX_JSON_DEPTH = 64;
 
-// A NUL, or a surrogate half without its partner: Postgres refuses both in text and jsonb.
-const BAD_CHAR = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+// A surrogate half without its partner (Postgres refuses it in text and jsonb, as it does NUL).
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** True when a string holds a NUL character or a lone surrogate. */
 export function hasBadChar(s: string): boolean {
-  return BAD_CHAR.test(s);
+  return s.includes('\u0000') || (s as string & { isWellFormed(): boolean }).isWellFormed() === false;
+}
+
+/** The string with NUL and lone surrogates replaced (for naming a bad key in a message). */
+function shown(s: string): string {
+  return s.replaceAll('\u0000', '?').replace(LONE_SURROGATE, '?');
 }
 
 /** What is wrong with a parsed JSON value, and where (`a.b[2]`), or null when it may be accepted. */
@@ -18,7 +23,11 @@ export interface JsonProblem {
 }
 
 const child = (path: string, key: string | number) =>
-  typeof key === 'number' ? `${path}[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `${path ? `${path}.` : ''}${key}` : `${path}[${JSON.stringify(key).slice(0, 40)}]`;
+  typeof key === 'number'
+    ? `${path}[${key}]`
+    : /^[A-Za-z_$][\w$]*$/.test(key)
+      ? `${path ? `${path}.` : ''}${key}`
+      : `${path}[${JSON.stringify(key).slice(0, 40)}]`;
 
 /**
  * Checks a parsed JSON value without recursion (a hostile value cannot overflow the stack here):
@@ -29,17 +38,23 @@ export function jsonProblem(value: unknown, maxDepth = MAX_JSON_DEPTH): JsonProb
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
     const { v, path, depth } = item;
     if (typeof v === 'string') {
-      if (hasBadChar(v)) return { path: path || '(body)', problem: 'holds a NUL character or a lone surrogate' };
+      if (hasBadChar(v))
+        return { path: path || '(body)', problem: 'holds a NUL character or a lone surrogate' };
       continue;
     }
     if (typeof v !== 'object' || v === null) continue;
-    if (depth + 1 > maxDepth) return { path: path || '(body)', problem: `is nested deeper than ${maxDepth} levels` };
+    if (depth + 1 > maxDepth)
+      return { path: path || '(body)', problem: `is nested deeper than ${maxDepth} levels` };
     if (Array.isArray(v)) {
       for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], path: child(path, i), depth: depth + 1 });
       continue;
     }
     for (const [k, x] of Object.entries(v)) {
-      if (hasBadChar(k)) return { path: child(path, k.replace(BAD_CHAR, '?')), problem: 'has a key with a NUL character or a lone surrogate' };
+      if (hasBadChar(k))
+        return {
+          path: child(path, shown(k)),
+          problem: 'has a key with a NUL character or a lone surrogate',
+        };
       stack.push({ v: x, path: child(path, k), depth: depth + 1 });
     }
   }

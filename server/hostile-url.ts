@@ -21,9 +21,14 @@ export function refuseHostileUrl(): MiddlewareHandler<AppEnv> {
     for (const [key, value] of url.searchParams) {
       if (hasBadChar(key) || hasBadChar(value)) {
         const field = hasBadChar(key) ? 'query' : `query.${key}`;
-        return errorResponse(c, 'invalid_request', `Invalid request: ${field} holds a NUL character or a lone surrogate`, {
-          fields: [field],
-        });
+        return errorResponse(
+          c,
+          'invalid_request',
+          `Invalid request: ${field} holds a NUL character or a lone surrogate`,
+          {
+            fields: [field],
+          },
+        );
       }
     }
     return next();

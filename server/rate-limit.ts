@@ -31,7 +31,11 @@ export function createFailureLimiter(opts: FailureLimitOptions = {}) {
      */
     addressOf(socketAddress: string | undefined, forwardedFor: string | string[] | undefined): string {
       const header = Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor;
-      const forwarded = header?.split(',').map((s) => s.trim()).filter(Boolean).at(-1);
+      const forwarded = header
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .at(-1);
       if (opts.trustProxy && forwarded) return forwarded.slice(0, 100);
       return socketAddress ?? 'unknown';
     },

@@ -6,6 +6,8 @@ import type { Logger } from '../actors/run-host.ts';
 import type { HostMessage } from '../actors/run-messages.ts';
 import type { RunHost } from '../actors/runs.ts';
 import type { Auth, Principal } from './auth.ts';
+import { jsonProblem } from './hostile-json.ts';
+import { createFailureLimiter, type FailureLimiter } from './rate-limit.ts';
 import { type Connection, createConnection } from './ws-conn.ts';
 import { createStepMemory } from './ws-events.ts';
 import {
@@ -16,9 +18,7 @@ import {
   requestIdOf,
   schemaError,
 } from './ws-frames.ts';
-import { jsonProblem } from './hostile-json.ts';
 import { SubscribeData } from './ws-schemas.ts';
-import { createFailureLimiter, type FailureLimiter } from './rate-limit.ts';
 import { authenticateUpgrade, refuseUpgrade, upgradeUrl } from './ws-upgrade.ts';
 
 /** What `attachWebSocket` needs; the tuning knobs have production defaults. */
@@ -111,7 +111,11 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps) {
       conn.send(
         replyFrame(
           'error',
-          { code: 'invalid_request', message: `Invalid frame: ${field} ${hostile.problem}`, details: { fields: [field] } },
+          {
+            code: 'invalid_request',
+            message: `Invalid frame: ${field} ${hostile.problem}`,
+            details: { fields: [field] },
+          },
           requestId,
         ),
       );

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Capabilities, Severity, ValidationIssue } from '../../machines/schemas.ts';
 import { fitsType, isPromptLike, isUrlLike, jsonType, urlsInText } from './json-values.ts';
+import { secretFieldIssues } from './payload-secrets.ts';
 import { isMediaField, PROMPT_FIELDS, promptFieldOf } from './replicate-schema.ts';
 import type { BuiltPayload, ProviderRequest } from './types.ts';
 
@@ -182,7 +183,7 @@ export function validateReplicatePayload(
   );
   return {
     payload,
-    issues: RULES.flatMap((rule) => rule(check)),
+    issues: [...RULES.flatMap((rule) => rule(check)), ...secretFieldIssues(payload)],
     changed_fields: changed.length,
     prompt_field: promptField !== null && promptField in payload ? promptField : null,
     attachment_fields: attachmentFields,

@@ -5,8 +5,8 @@ import { isUuid } from '../access.ts';
 import type { Api } from '../api.ts';
 import { assertNotBlocked, clientAddress } from '../authn.ts';
 import type { RouteDeps } from '../deps.ts';
-import { AnyJson, ErrorResponse, WebhookQuery } from '../schemas.ts';
 import { assertAcceptableJson } from '../hostile-json.ts';
+import { AnyJson, ErrorResponse, WebhookQuery } from '../schemas.ts';
 import { verifyWebhook } from '../webhook-verify.ts';
 
 /**
