@@ -18,6 +18,8 @@ export interface RunMessage {
   /** Approvals closed by this change. */
   resolved: { approval_id: string; run_id: string | null; action: string; actor: string }[];
   reviewers: { user_ids: string[]; roles: string[] };
+  /** The run opened an approval (any status): only then may its reviewers read it (SPEC §7). */
+  has_approvals?: boolean;
 }
 
 /** A standalone approval changed (created or resolved). */
