@@ -165,8 +165,36 @@ export function createApprovalService(host: RunHost) {
     throw new HitlError('conflict', 'The approval changed concurrently; try again');
   }
 
+  /**
+   * SPEC §7 (decision retries): an `approval_not_pending` for an approval that is closed carries
+   * its status and decision (`action`, `actor`, `decided_at`), so a client whose request timed out
+   * can tell whether it won. Any other error passes unchanged.
+   */
+  async function explainRefusal(approvalId: string, err: unknown): Promise<never> {
+    if (!(err instanceof HitlError) || err.code !== 'approval_not_pending') throw err;
+    const closed = await get(approvalId).catch(() => null);
+    if (!closed || closed.approval.status === 'pending') throw err;
+    const { status, decision } = closed.approval;
+    throw new HitlError('approval_not_pending', `Approval ${approvalId} is already ${status}`, {
+      approval_id: approvalId,
+      status,
+      decision: decision
+        ? {
+            action: decision.action,
+            actor: decision.actor,
+            decided_at: decision.decided_at,
+            ...(decision.on_behalf_of ? { on_behalf_of: decision.on_behalf_of } : {}),
+          }
+        : null,
+    });
+  }
+
   /** Answer any approval; a run checkpoint's decision goes through its run. */
-  async function respond(approvalId: string, req: Omit<DecisionRequest, 'approval_id'>, actor: string) {
+  function respond(approvalId: string, req: Omit<DecisionRequest, 'approval_id'>, actor: string) {
+    return respondOnce(approvalId, req, actor).catch((err: unknown) => explainRefusal(approvalId, err));
+  }
+
+  async function respondOnce(approvalId: string, req: Omit<DecisionRequest, 'approval_id'>, actor: string) {
     const found = await get(approvalId);
     if (!found) throw new HitlError('approval_not_found', `Approval ${approvalId} not found`);
     if (!found.row.envelope && found.row.run_id) {
@@ -229,7 +257,7 @@ export function createApprovalService(host: RunHost) {
     });
   }
 
-  return { create, get, respond, cancel, onDeadline };
+  return { create, get, respond, explainRefusal, cancel, onDeadline };
 }
 
 export type ApprovalService = ReturnType<typeof createApprovalService>;

@@ -115,7 +115,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   runCreateRoutes(api, deps, idempotency);
   runReadRoutes(api, deps);
   runEventRoutes(api, deps);
-  runControlRoutes(api, deps);
+  runControlRoutes(api, deps, idempotency);
   approvalRoutes(api, deps, idempotency);
   webhookRoutes(api, deps);
   miscRoutes(api, deps);

@@ -130,7 +130,7 @@ export function approvalRoutes(api: Api, deps: RouteDeps, idempotency: Idempoten
       method: 'post',
       path: '/hitl/approvals/{id}/respond',
       tag: 'decisions',
-      summary: 'Decide any approval (run checkpoint or standalone)',
+      summary: 'Decide any approval (run checkpoint or standalone; Idempotency-Key supported)',
       body: RespondBody,
       responses: { 200: DecisionResponse, ...ERRORS },
     },
@@ -142,22 +142,27 @@ export function approvalRoutes(api: Api, deps: RouteDeps, idempotency: Idempoten
       assertMayDecide(p, approval);
       const who = decisionActor(p, body.approved_by);
       const fields = decisionFields(body);
-      const out = await approvals.respond(
-        id,
-        { ...fields, ...(who.on_behalf_of ? { on_behalf_of: who.on_behalf_of } : {}) },
-        who.actor,
-      );
-      deps.metrics.observeDecision((deps.now() - received) / 1000);
-      if (out.kind === 'run')
-        return c.json({ ...runState(host, out.run), approval_id: id, action: fields.action });
-      return c.json({
-        success: true,
-        run_id: out.approval.run_id,
-        approval_id: id,
-        action: fields.action,
-        status: out.approval.status,
-        current_step: null,
-        approval: out.approval,
+      // SPEC §7: a decision may be retried with its Idempotency-Key (the original answer comes back).
+      return idempotency.run(c, p, async () => {
+        const out = await approvals.respond(
+          id,
+          { ...fields, ...(who.on_behalf_of ? { on_behalf_of: who.on_behalf_of } : {}) },
+          who.actor,
+        );
+        deps.metrics.observeDecision((deps.now() - received) / 1000);
+        const body =
+          out.kind === 'run'
+            ? { ...runState(host, out.run), approval_id: id, action: fields.action }
+            : {
+                success: true,
+                run_id: out.approval.run_id,
+                approval_id: id,
+                action: fields.action,
+                status: out.approval.status,
+                current_step: null,
+                approval: out.approval,
+              };
+        return { status: 200, body };
       });
     },
   );
