@@ -25,6 +25,7 @@ import { runCreateRoutes } from './routes/runs-create.ts';
 import { runReadRoutes } from './routes/runs-read.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { AnyJson } from './schemas.ts';
+import { createWaiters, DEFAULT_MAX_WAITERS, type Waiters, waiterGauge } from './waiters.ts';
 import { createFrameHandler } from './ws-frames.ts';
 
 /** What the HTTP app is built from; everything but the runtime has a default. */
@@ -49,6 +50,8 @@ export interface AppOptions {
   /** Aborted once in-flight work had its grace: long-polls answer with the current state, streams end. */
   shutdown?: AbortSignal;
   now?: () => number;
+  /** The node's long-poll slots (made from `limits.maxWaiters` when absent). */
+  waiters?: Waiters;
   /** Shown in /openapi.json. */
   version?: string;
 }
@@ -66,8 +69,10 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     teamsTimeoutMs: 300_000,
     maxBodyBytes: 1024 * 1024,
     webhookToleranceMs: 300_000,
+    maxWaiters: DEFAULT_MAX_WAITERS,
     ...opts.limits,
   };
+  const waiters = opts.waiters ?? createWaiters({ max: limits.maxWaiters });
   const metrics =
     opts.metrics ?? createMetrics({ host: opts.host, ...(opts.wsCount ? { wsCount: opts.wsCount } : {}) });
   const deps: RouteDeps = {
@@ -82,7 +87,9 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     webhookSecret: opts.webhookSecret,
     shutdown: opts.shutdown ?? new AbortController().signal,
     now: opts.now ?? Date.now,
+    waiters,
   };
+  waiterGauge(metrics.registry, waiters);
   const anonymous = new Set<string>();
 
   app.use(secureHeaders());

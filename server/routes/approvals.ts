@@ -17,7 +17,6 @@ import {
   RespondBody,
   StandaloneBody,
 } from '../schemas.ts';
-import { waitUntil } from '../wait.ts';
 import { decisionFields, runState } from './run-control.ts';
 
 const ERRORS = {
@@ -111,7 +110,7 @@ export function approvalRoutes(api: Api, deps: RouteDeps, idempotency: Idempoten
       if (!canSeeApproval(c.get('principal'), approval))
         throw new HitlError('forbidden', 'You may not see this approval');
       if (!query.wait || approval.status !== 'pending') return c.json(approval);
-      const done = await waitUntil(host, {
+      const done = await deps.waiters.wait(c, deps.shutdown, host, {
         relevant: (m) =>
           m.kind === 'approval' ? m.approval.approval_id === id : m.run_id === approval.run_id,
         probe: async () => {
@@ -119,7 +118,6 @@ export function approvalRoutes(api: Api, deps: RouteDeps, idempotency: Idempoten
           return cur && cur.approval.status !== 'pending' ? cur.approval : undefined;
         },
         timeoutMs: Math.min(query.wait * 1000, deps.limits.longPollMaxMs),
-        signal: deps.shutdown,
       });
       return c.json(done ?? (await existingApproval(approvals, id)));
     },
