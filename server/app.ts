@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { matchedRoutes } from 'hono/route';
 import { secureHeaders } from 'hono/secure-headers';
 import type { ApprovalService } from '../actors/approvals.ts';
@@ -8,6 +7,7 @@ import type { RunHost } from '../actors/runs.ts';
 import { createApi } from './api.ts';
 import type { Auth } from './auth.ts';
 import { authenticate } from './authn.ts';
+import { limitBody } from './body-limit.ts';
 import type { HttpLimits, RouteDeps } from './deps.ts';
 import type { AppEnv } from './env.ts';
 import { errorResponse, toErrorResponse } from './errors.ts';
@@ -110,9 +110,9 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   // SPEC §3 precedence: 401 before 413 before anything a route checks.
   app.use(authenticate({ auth: opts.auth, limiter: deps.limiter, anonymous: (path) => anonymous.has(path) }));
   app.use(
-    bodyLimit({
-      maxSize: limits.maxBodyBytes,
-      onError: (c) =>
+    limitBody({
+      maxBytes: limits.maxBodyBytes,
+      onTooLarge: (c) =>
         errorResponse(c, 'payload_too_large', `The request body is over ${limits.maxBodyBytes} bytes`),
     }),
   );
