@@ -2,6 +2,7 @@ import type { RunEvent } from '../machines/run-events.ts';
 import type { RunSnapshot } from '../machines/run-state.ts';
 import { workFor } from '../machines/run-work.ts';
 import { HitlError } from './errors.ts';
+import { escapeText, storablePrediction } from './providers/storable.ts';
 import { type PredictionState, type Provider, ProviderError } from './providers/types.ts';
 import { type CommitCause, isRefusal, type RunCore } from './run-host.ts';
 
@@ -112,7 +113,7 @@ export function createRunWorker(
       ref = await provider.submit(ctx.capabilities, ctx.payload, webhook ? { webhook } : {});
     } catch (err) {
       const kind = err instanceof ProviderError ? err.kind : 'outcome_unknown';
-      const message = err instanceof Error ? err.message : 'submission failed';
+      const message = escapeText(err instanceof Error ? err.message : 'submission failed');
       const retry = err instanceof ProviderError ? err.retryAfterMs : null;
       await offer(runId, (s) => ({
         type: 'prediction.error',
@@ -142,7 +143,10 @@ export function createRunWorker(
   }
 
   /** A prediction's state from a poll or a webhook; only terminal states produce events. */
-  async function onPredictionState(runId: string, state: PredictionState): Promise<void> {
+  async function onPredictionState(runId: string, received: PredictionState): Promise<void> {
+    // SPEC §7: NUL / lone surrogates in what the provider returned are stored escaped, noted.
+    const { state, escaped } = storablePrediction(received);
+    const noted = escaped.length > 0 ? { escaped } : {};
     const run = await core.load(runId);
     if (!run) return;
     const provider = providerOf(run.snapshot);
@@ -158,6 +162,7 @@ export function createRunWorker(
         completed_at,
         raw: state.raw,
         processed,
+        ...noted,
       }));
     } else if (state.status === 'failed' || state.status === 'canceled') {
       const message =
@@ -171,6 +176,7 @@ export function createRunWorker(
         completed_at,
         message,
         raw: state.raw,
+        ...noted,
       }));
     }
   }
