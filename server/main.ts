@@ -13,6 +13,7 @@ import { type EmbeddedPostgres, startEmbeddedPostgres } from '../persistence/emb
 import { createMemoryBus, createMemoryCache } from '../persistence/memory.ts';
 import { migrate } from '../persistence/migrate.ts';
 import { connectPostgres, createPostgresStore } from '../persistence/postgres.ts';
+import { createPostgresBus } from '../persistence/postgres-bus.ts';
 import { connectRedis, createRedisBus, createRedisCache } from '../persistence/redis.ts';
 import type { Bus, SnapshotCache } from '../persistence/types.ts';
 import { isLoopback, localApiKey } from './api-key.ts';
@@ -60,7 +61,8 @@ async function main(cfg: Config): Promise<void> {
   } else {
     // In-process, the cache is bounded like the live runs: memory stays flat however many runs wait.
     cache = createMemoryCache({ maxEntries: cfg.HITL_MAX_LIVE_RUNS });
-    bus = createMemoryBus();
+    // An external Postgres may be shared by several nodes: fan out through LISTEN/NOTIFY (SPEC §8).
+    bus = pg ? createMemoryBus() : createPostgresBus(sql);
   }
 
   const providers = createProviderRegistry([
@@ -170,6 +172,7 @@ async function main(cfg: Config): Promise<void> {
       node,
       postgres: pg ? 'embedded' : 'external',
       redis: Boolean(cfg.REDIS_URL),
+      fan_out: cfg.REDIS_URL ? 'redis' : pg ? 'in-process' : 'postgres',
     },
     `hitl-runs listening on http://${shownHost}:${port}`,
   );

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { awaitEnd, type TestApp, testApp } from '../server/support.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { type FakeReplicate, startFakeReplicate } from '../support/fake-replicate.ts';
-import { awaitEnd, type TestApp, testApp } from '../server/support.ts';
 
 /** SPEC §7: what a provider returns is stored even with NUL / lone surrogates (escaped, noted). */
 
