@@ -1,10 +1,16 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { migrate } from '../../persistence/migrate.ts';
+import { readdirSync } from 'node:fs';
+import { MIGRATIONS_DIR, migrate } from '../../persistence/migrate.ts';
 import { connectPostgres } from '../../persistence/postgres.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 const dbs: TestDatabase[] = [];
+/** Every migration file, in order, and the ids postgres-shift records for them. */
+const ALL = readdirSync(MIGRATIONS_DIR)
+  .filter((f) => /^\d{5}_.*\.sql$/.test(f))
+  .sort();
+const IDS = ALL.map((f) => ({ migration_id: Number(f.slice(0, 5)) }));
 
 afterEach(async () => {
   for (const db of dbs.splice(0)) await db.drop();
@@ -40,13 +46,14 @@ function runMigrateScript(url: string): Promise<{ code: number | null; out: stri
 describe('migrations', () => {
   it('apply once, and a second run in a row does nothing', async () => {
     const db = await freshDatabase();
-    expect(await migrate(db.sql)).toEqual(['00001_init.sql']);
+    expect(await migrate(db.sql)).toEqual(ALL);
     expect(await migrate(db.sql)).toEqual([]);
-    expect(await appliedRows(db)).toEqual([{ migration_id: 1 }]);
+    expect(await appliedRows(db)).toEqual(IDS);
     const tables = await db.sql<{ tablename: string }[]>`
       select tablename from pg_tables where schemaname = 'public' order by tablename`;
     expect(tables.map((t) => t.tablename)).toEqual([
       'approvals',
+      'bus_messages',
       'idempotency_keys',
       'migrations',
       'run_events',
@@ -64,7 +71,7 @@ describe('migrations', () => {
       o.includes('applied 00001_init.sql') ? 'applied' : o.includes('up to date') ? 'none' : o,
     );
     expect(said.sort()).toEqual(['applied', 'none']);
-    expect(await appliedRows(db)).toEqual([{ migration_id: 1 }]);
+    expect(await appliedRows(db)).toEqual(IDS);
   });
 
   it('apply exactly once when many pools of one process race', async () => {
@@ -72,7 +79,7 @@ describe('migrations', () => {
     const pools = Array.from({ length: 4 }, () => connectPostgres(db.url, { max: 2 }));
     try {
       const results = await Promise.all(pools.map((p) => migrate(p)));
-      expect(results.flat()).toEqual(['00001_init.sql']);
+      expect(results.flat()).toEqual(ALL);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }
