@@ -18,7 +18,7 @@ import { canonical } from './canonical.ts';
 import { HitlError } from './errors.ts';
 import { createLru } from './lru.ts';
 import type { ProviderRegistry } from './providers/registry.ts';
-import type { HostMessage } from './run-messages.ts';
+import { guarded, type HostMessage, isHostMessage } from './run-messages.ts';
 import { changedApprovals, envelopeOf, messageFor, rowsFor, storedView } from './run-records.ts';
 
 export interface Logger {
@@ -307,11 +307,13 @@ export function createRunCore(deps: RunHostDeps) {
     return runView(run.snapshot, { seq: run.seq, updated_at: run.updated_at, now: now().toISOString() });
   }
 
-  function subscribe(listener: (m: HostMessage) => void): () => void {
+  function subscribe(subscriber: (m: HostMessage) => void): () => void {
+    // SPEC §7: a subscriber's exception never reaches a commit or the bus; foreign messages are
+    // checked for shape (shallowly) before any subscriber reads them.
+    const listener = guarded(subscriber, log);
     local.on('message', listener);
     const unsubscribeBus = deps.bus.subscribe(CHANNEL, (m) => {
-      const msg = m as unknown as HostMessage;
-      if (msg && typeof msg === 'object' && msg.node !== deps.node) listener(msg);
+      if (isHostMessage(m) && m.node !== deps.node) listener(m);
     });
     return () => {
       local.off('message', listener);

@@ -84,7 +84,11 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps) {
         continue;
       }
       s.alive = false;
-      ws.ping();
+      try {
+        ws.ping();
+      } catch {
+        ws.terminate();
+      }
     }
   }, deps.heartbeatMs ?? 30_000);
   heartbeat.unref();
@@ -169,7 +173,14 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps) {
     ws.on('pong', () => {
       s.alive = true;
     });
-    ws.on('message', (raw) => onMessage(conn, state, raw));
+    ws.on('message', (raw) => {
+      // A frame handler's exception must not escape into the socket's event emitter (SPEC §7).
+      try {
+        onMessage(conn, state, raw);
+      } catch (err) {
+        conn.send({ type: 'error', data: errorBody(err, log) });
+      }
+    });
     ws.on('close', () => sockets.delete(ws));
     ws.on('error', (err) => log.warn({ err: err.message }, 'websocket error'));
   }

@@ -14,47 +14,54 @@ const needsEscape = (s: string) => {
   return UNSTORABLE.test(s);
 };
 
+/** Provider values nested deeper than this are cut (serialising them would overflow the stack). */
+export const MAX_OUTPUT_DEPTH = 256;
+
+interface Slot {
+  v: unknown;
+  into: Record<string | number, unknown>;
+  key: string | number;
+  path: string;
+  depth: number;
+}
+
 /**
  * A copy of a provider's value that Postgres can store (SPEC §7): strings and keys holding NUL or
- * lone surrogates are escaped, and `escaped` names where. Iterative: any nesting is safe here.
+ * lone surrogates are escaped, anything nested deeper than `MAX_OUTPUT_DEPTH` is replaced by a
+ * note, and `escaped` names where. Iterative: any nesting is safe here.
  */
 export function storable<T>(value: T): { value: T; escaped: string[] } {
   const escaped: string[] = [];
   const root: Record<string, unknown> = {};
-  const stack: Array<{
-    v: unknown;
-    into: Record<string | number, unknown>;
-    key: string | number;
-    path: string;
-  }> = [{ v: value, into: root, key: 'v', path: '' }];
+  const stack: Slot[] = [{ v: value, into: root, key: 'v', path: '', depth: 0 }];
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const { v, into, key, path } = item;
+    const { v, into, key, path, depth } = item;
     if (typeof v === 'string') {
-      if (needsEscape(v)) escaped.push(path || '(value)');
-      into[key] = needsEscape(v) ? escapeText(v) : v;
+      const bad = needsEscape(v);
+      if (bad) escaped.push(path || '(value)');
+      into[key] = bad ? escapeText(v) : v;
+    } else if (typeof v !== 'object' || v === null) {
+      into[key] = v;
+    } else if (depth >= MAX_OUTPUT_DEPTH) {
+      escaped.push(path || '(value)');
+      into[key] = `[nested deeper than ${MAX_OUTPUT_DEPTH} levels: cut]`;
     } else if (Array.isArray(v)) {
       const arr: unknown[] = new Array(v.length);
+      const target = arr as unknown as Record<number, unknown>;
       for (let i = 0; i < v.length; i++) {
-        stack.push({
-          v: v[i],
-          into: arr as unknown as Record<number, unknown>,
-          key: i,
-          path: `${path}[${i}]`,
-        });
+        stack.push({ v: v[i], into: target, key: i, path: `${path}[${i}]`, depth: depth + 1 });
       }
       into[key] = arr;
-    } else if (typeof v === 'object' && v !== null) {
+    } else {
       const obj: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v)) {
         const safeKey = needsEscape(k) ? escapeText(k) : k;
         const p = path ? `${path}.${safeKey}` : safeKey;
         if (safeKey !== k) escaped.push(p);
         obj[safeKey] = null;
-        stack.push({ v: x, into: obj, key: safeKey, path: p });
+        stack.push({ v: x, into: obj, key: safeKey, path: p, depth: depth + 1 });
       }
       into[key] = obj;
-    } else {
-      into[key] = v;
     }
   }
   return { value: root.v as T, escaped: [...new Set(escaped)].sort() };

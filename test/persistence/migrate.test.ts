@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR, migrate } from '../../persistence/migrate.ts';
 import { connectPostgres } from '../../persistence/postgres.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';

@@ -53,6 +53,17 @@ describe('a provider output holding NUL bytes or lone surrogates', () => {
     expect((await t.call('GET', `/hitl/runs/${id}/verify`)).json.consistent).toBe(true);
   });
 
+  it('an output nested thousands of levels deep is cut (noted), and the run completes', async () => {
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 3000; i++) deep = [deep];
+    fake.script({ kind: 'succeed', output: deep });
+    const id = await run();
+    const done = await awaitEnd(t, id);
+    expect(done.status).toBe('completed');
+    expect(JSON.stringify(done.final_result)).toContain('nested deeper than 256 levels: cut');
+    expect((await t.call('GET', `/hitl/runs/${id}/verify`)).json.consistent).toBe(true);
+  });
+
   it('a failed prediction whose error holds NUL fails the run cleanly', async () => {
     fake.script({ kind: 'fail', error: 'bad \u0000 thing' });
     const id = await run();
