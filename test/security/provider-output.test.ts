@@ -47,7 +47,7 @@ describe('a provider output holding NUL bytes or lone surrogates', () => {
     >;
     const succeeded = events.find((e) => e.type === 'prediction.succeeded');
     expect(succeeded?.message).toMatch(/escaped in/);
-    expect((succeeded?.payload as { escaped?: string[] }).escaped).toEqual(
+    expect((succeeded?.payload as { escaped?: string[] } | undefined)?.escaped).toEqual(
       expect.arrayContaining(['output[0]', 'output[1]', 'output[2].k\\u0000ey']),
     );
     expect((await t.call('GET', `/hitl/runs/${id}/verify`)).json.consistent).toBe(true);
