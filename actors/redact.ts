@@ -18,6 +18,8 @@ const LAST_TWO = new Set([
   'client secret',
 ]);
 const WHOLE = new Set(['auth', 'apikey']);
+/** Every secret key holds one of these (case-insensitive); most keys hold none. */
+const MAYBE_SECRET = /token|secret|pass|credential|cookie|auth|key/i;
 
 /** A key split into lower-case words at `_`, `-`, `.`, spaces and camelCase boundaries. */
 export function keyWords(key: string): string[] {
@@ -34,6 +36,8 @@ export function keyWords(key: string): string[] {
  * are secret; `max_tokens`, `max_new_tokens`, `author`, `token_count` are not.
  */
 export function isSecretKey(key: string): boolean {
+  // Fast path (wide bodies have many keys): no secret word can be in a key without these letters.
+  if (!MAYBE_SECRET.test(key)) return false;
   const words = keyWords(key);
   const last = words[words.length - 1];
   if (last === undefined) return false;
@@ -63,9 +67,13 @@ export function redact<T>(value: T): T {
     } else if (typeof from === 'object' && from !== null) {
       const obj: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(from)) {
-        // Assigned now (filled in later) so the copy keeps the original key order.
-        obj[k] = REDACTED;
-        if (!isSecretKey(k)) stack.push({ from: x, into: obj, key: k });
+        if (isSecretKey(k)) obj[k] = REDACTED;
+        else if (typeof x !== 'object' || x === null) obj[k] = x;
+        else {
+          // Assigned now (filled in later) so the copy keeps the original key order.
+          obj[k] = null;
+          stack.push({ from: x, into: obj, key: k });
+        }
       }
       copy = obj;
     }

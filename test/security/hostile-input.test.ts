@@ -46,6 +46,14 @@ describe('nesting', () => {
     expect((await t.call('GET', '/readyz', { token: null })).status).toBe(200);
   });
 
+  it('more than 10,000 object keys in one body are 422 (wide bodies stalled the node)', async () => {
+    const keys = (n: number) => `{${Array.from({ length: n }, (_, i) => `"f${i}":${i}`).join(',')}}`;
+    const wide = await t.call('POST', '/hitl/run', { body: withExtra(keys(20_000)) });
+    expect([wide.status, codeOf(wide.json)]).toEqual([422, 'invalid_request']);
+    expect(String((wide.json.error as { message: string }).message)).toContain('more than 10000 object keys');
+    expect((await t.call('POST', '/hitl/run', { body: withExtra(keys(9000)) })).status).toBe(201);
+  });
+
   it('64 levels are accepted, 65 are not', async () => {
     // body (1) › run_input (2) › extra: 62 more objects = 64 in all.
     expect((await t.call('POST', '/hitl/run', { body: withExtra(nest(62)) })).status).toBe(201);
