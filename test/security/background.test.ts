@@ -119,6 +119,8 @@ describe('background callbacks', () => {
   it('malformed bus messages reach every subscriber (sockets, relay, inspector, metrics, SSE) and nothing dies', async () => {
     const reviewerSide = await wsClient();
     await reviewerSide.request('subscribe', { session_id: 's1' });
+    const seen: unknown[] = [];
+    const off = t.host.subscribe((m) => seen.push(m));
     for (const m of malformed) await bus.publish('events', m as Json);
     // Deep (as deep as anything accepted) and odd inside: nobody parses it recursively.
     let deep: unknown = { end: true };
@@ -138,6 +140,13 @@ describe('background callbacks', () => {
     expect((await awaitEnd(t, id)).status).toBe('completed');
     await reviewerSide.next((f) => f.data['run_id'] === id && f.data['status'] === 'completed');
     reviewerSide.close();
+    off();
+    // What is not shaped like a host message never reached a subscriber; the real run's did.
+    expect(seen.some((m) => m === null || typeof m !== 'object')).toBe(false);
+    const foreign = seen.filter((m) => (m as { node?: unknown }).node === 'elsewhere');
+    // Only the three shaped like messages (runs x and y, one approval) got through.
+    expect(foreign).toHaveLength(3);
+    expect(seen.some((m) => (m as { run_id?: unknown }).run_id === id)).toBe(true);
   });
 
   it('a timer whose handling throws is logged, and the timers keep firing', async () => {
