@@ -9,6 +9,7 @@ import {
 import type { Approval, DecisionAction } from '../machines/schemas.ts';
 import { type ApprovalRow, type DueTimer, StoreError } from '../persistence/types.ts';
 import { HitlError } from './errors.ts';
+import { redact } from './redact.ts';
 import type { DecisionRequest } from './run-decide.ts';
 import type { RunHost } from './runs.ts';
 
@@ -68,7 +69,7 @@ export function createApprovalService(host: RunHost) {
       approval_token: s.id,
       run_id: req.run_id,
       checkpoint_type: 'browser_action_approval',
-      context: { action_description: req.action_description, ...req.context },
+      context: redact({ action_description: req.action_description, ...req.context }),
       actions,
       user_id: req.user_id,
       session_id: req.session_id,
@@ -164,8 +165,36 @@ export function createApprovalService(host: RunHost) {
     throw new HitlError('conflict', 'The approval changed concurrently; try again');
   }
 
+  /**
+   * SPEC §7 (decision retries): an `approval_not_pending` for an approval that is closed carries
+   * its status and decision (`action`, `actor`, `decided_at`), so a client whose request timed out
+   * can tell whether it won. Any other error passes unchanged.
+   */
+  async function explainRefusal(approvalId: string, err: unknown): Promise<never> {
+    if (!(err instanceof HitlError) || err.code !== 'approval_not_pending') throw err;
+    const closed = await get(approvalId).catch(() => null);
+    if (!closed || closed.approval.status === 'pending') throw err;
+    const { status, decision } = closed.approval;
+    throw new HitlError('approval_not_pending', `Approval ${approvalId} is already ${status}`, {
+      approval_id: approvalId,
+      status,
+      decision: decision
+        ? {
+            action: decision.action,
+            actor: decision.actor,
+            decided_at: decision.decided_at,
+            ...(decision.on_behalf_of ? { on_behalf_of: decision.on_behalf_of } : {}),
+          }
+        : null,
+    });
+  }
+
   /** Answer any approval; a run checkpoint's decision goes through its run. */
-  async function respond(approvalId: string, req: Omit<DecisionRequest, 'approval_id'>, actor: string) {
+  function respond(approvalId: string, req: Omit<DecisionRequest, 'approval_id'>, actor: string) {
+    return respondOnce(approvalId, req, actor).catch((err: unknown) => explainRefusal(approvalId, err));
+  }
+
+  async function respondOnce(approvalId: string, req: Omit<DecisionRequest, 'approval_id'>, actor: string) {
     const found = await get(approvalId);
     if (!found) throw new HitlError('approval_not_found', `Approval ${approvalId} not found`);
     if (!found.row.envelope && found.row.run_id) {
@@ -179,7 +208,7 @@ export function createApprovalService(host: RunHost) {
       type: ACTION_EVENT[req.action as 'approve' | 'edit' | 'reject'],
       ...stampFor(actor),
       approval_id: approvalId,
-      ...(req.edits ? { edits: req.edits } : {}),
+      ...(req.edits ? { edits: redact(req.edits) } : {}),
       ...(req.reason !== undefined ? { reason: req.reason } : {}),
       ...(req.on_behalf_of !== undefined ? { on_behalf_of: req.on_behalf_of } : {}),
       ...(req.client_timestamp !== undefined ? { client_timestamp: req.client_timestamp } : {}),
@@ -228,7 +257,7 @@ export function createApprovalService(host: RunHost) {
     });
   }
 
-  return { create, get, respond, cancel, onDeadline };
+  return { create, get, respond, explainRefusal, cancel, onDeadline };
 }
 
 export type ApprovalService = ReturnType<typeof createApprovalService>;

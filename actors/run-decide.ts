@@ -1,6 +1,7 @@
 import { openApproval } from '../machines/run-context.ts';
 import type { RunEvent } from '../machines/run-events.ts';
 import type { DecisionAction } from '../machines/schemas.ts';
+import { redact } from './redact.ts';
 import type { LoadedRun, Stamp } from './run-host.ts';
 import type { RunWorker } from './run-worker.ts';
 
@@ -40,7 +41,8 @@ export async function decisionEvent(
   };
   const open = openApproval(ctx);
   const checkpoint = open && open.approval_id === req.approval_id ? open.checkpoint_type : null;
-  const edits = req.edits;
+  // SPEC §7: a secret in edits is redacted before anything is built or stored, at every checkpoint.
+  const edits = req.edits ? redact(req.edits) : undefined;
   const provider = () => worker.providerOf(run.snapshot);
 
   const rebuilt = (payloadEdits: unknown) => {

@@ -22,7 +22,7 @@ import { createLru } from './lru.ts';
 import type { ProviderRegistry } from './providers/registry.ts';
 import { type Chain, createdChain, extendChain, type Stamp } from './run-chain.ts';
 import { createRunLoader, type LoadedRun } from './run-load.ts';
-import type { HostMessage } from './run-messages.ts';
+import { guarded, type HostMessage, isHostMessage } from './run-messages.ts';
 import { changedApprovals, envelopeOf, messageFor, rowsFor } from './run-records.ts';
 
 export type { Stamp } from './run-chain.ts';
@@ -411,11 +411,13 @@ export function createRunCore(deps: RunHostDeps) {
     return { ...baseView(run), ...viewTimes(run.snapshot.context, now().toISOString()) };
   }
 
-  function subscribe(listener: (m: HostMessage) => void): () => void {
+  function subscribe(subscriber: (m: HostMessage) => void): () => void {
+    // SPEC §7: a subscriber's exception never reaches a commit or the bus; foreign messages are
+    // checked for shape (shallowly) before any subscriber reads them.
+    const listener = guarded(subscriber, log);
     local.on('message', listener);
     const unsubscribeBus = deps.bus.subscribe(CHANNEL, (m) => {
-      const msg = m as unknown as HostMessage;
-      if (msg && typeof msg === 'object' && msg.node !== deps.node) listener(msg);
+      if (isHostMessage(m) && m.node !== deps.node) listener(m);
     });
     return () => {
       local.off('message', listener);

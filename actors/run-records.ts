@@ -117,6 +117,7 @@ export function messageFor(
     opened,
     resolved,
     reviewers: ctx.config.reviewers,
+    has_approvals: ctx.approvals.length > 0,
   };
 }
 

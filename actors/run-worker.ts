@@ -2,6 +2,7 @@ import type { ProviderWork, RunEvent } from '../machines/run-events.ts';
 import type { RunSnapshot } from '../machines/run-state.ts';
 import { workFor } from '../machines/run-work.ts';
 import { HitlError } from './errors.ts';
+import { escapeText, storablePrediction } from './providers/storable.ts';
 import { type PredictionState, type Provider, ProviderError } from './providers/types.ts';
 import { type CommitCause, isRefusal, type RunCore } from './run-host.ts';
 
@@ -138,7 +139,7 @@ export function createRunWorker(
       ref = await provider.submit(ctx.capabilities, ctx.payload, webhook ? { webhook } : {});
     } catch (err) {
       const kind = err instanceof ProviderError ? err.kind : 'outcome_unknown';
-      const message = err instanceof Error ? err.message : 'submission failed';
+      const message = escapeText(err instanceof Error ? err.message : 'submission failed');
       const retry = err instanceof ProviderError ? err.retryAfterMs : null;
       await offer(runId, (s) => ({
         type: 'prediction.error',
@@ -170,12 +171,15 @@ export function createRunWorker(
     }
   }
 
-  /** The event of a prediction's terminal state (null while it runs). */
+  /** The event of a prediction's terminal state (null while it runs). NUL / lone surrogates in
+   *  what the provider returned are stored escaped and noted (SPEC §7). */
   function outcomeEvent(
     provider: Provider,
-    state: PredictionState,
+    received: PredictionState,
     s: ReturnType<RunCore['stamp']>,
   ): RunEvent | null {
+    const { state, escaped } = storablePrediction(received);
+    const noted = escaped.length > 0 ? { escaped } : {};
     const actor = `provider:${provider.name}`;
     const completed_at = state.completed_at ?? core.now().toISOString();
     if (state.status === 'succeeded') {
@@ -187,6 +191,7 @@ export function createRunWorker(
         completed_at,
         raw: state.raw,
         processed: provider.processOutput(state),
+        ...noted,
       };
     }
     if (state.status === 'failed' || state.status === 'canceled') {
@@ -201,6 +206,7 @@ export function createRunWorker(
         completed_at,
         message,
         raw: state.raw,
+        ...noted,
       };
     }
     return null;

@@ -95,6 +95,8 @@ export const RunEvent = z.discriminatedUnion('type', [
     completed_at: z.iso.datetime(),
     raw: z.unknown(),
     processed: ProcessedResponse,
+    /** Where NUL / lone surrogates in the provider's output were escaped to be storable. */
+    escaped: z.array(z.string()).optional(),
   }),
   z.object({
     type: z.literal('prediction.failed'),
@@ -104,6 +106,7 @@ export const RunEvent = z.discriminatedUnion('type', [
     completed_at: z.iso.datetime(),
     message: z.string(),
     raw: z.unknown(),
+    escaped: z.array(z.string()).optional(),
   }),
   z.object({
     type: z.literal('prediction.error'),

@@ -9,6 +9,13 @@ export interface Fact {
 }
 
 /** A short human sentence for an input event, logged in the `message` column. */
+/** The note on a provider result whose NUL / lone surrogates were escaped to be storable. */
+function escapedNote(escaped: string[] | undefined): string {
+  if (!escaped || escaped.length === 0) return '';
+  const shown = escaped.slice(0, 5).join(', ') + (escaped.length > 5 ? ', …' : '');
+  return ` (NUL or lone surrogates escaped in ${shown})`;
+}
+
 export function describe(event: RunEvent | { type: 'run.created' }, next: RunSnapshot): string {
   const step = currentStep(next);
   switch (event.type) {
@@ -23,9 +30,9 @@ export function describe(event: RunEvent | { type: 'run.created' }, next: RunSna
     case 'prediction.created':
       return `Prediction ${event.prediction_id} created`;
     case 'prediction.succeeded':
-      return `Prediction ${event.prediction_id} succeeded`;
+      return `Prediction ${event.prediction_id} succeeded${escapedNote(event.escaped)}`;
     case 'prediction.failed':
-      return `Prediction ${event.prediction_id} ${event.status}: ${event.message}`;
+      return `Prediction ${event.prediction_id} ${event.status}: ${event.message}${escapedNote(event.escaped)}`;
     case 'prediction.error':
       return `Prediction error (${event.code}): ${event.message}`;
     case 'approval.expired':

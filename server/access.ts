@@ -10,10 +10,28 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Ids are UUIDs; a malformed one is simply not found (SPEC §3), without asking any store. */
 export const isUuid = (id: string): boolean => UUID.test(id);
 
-/** Who may read a run: its user and whoever may decide its approvals (SPEC §7). */
+const NO_REVIEWERS = { user_ids: [] as string[], roles: [] as string[] };
+
+/**
+ * Who may read a run (SPEC §7, the rule of the list endpoints): its user, and whoever may decide
+ * one of its approvals (any status), so a run that never opened one has no reviewer readers.
+ */
+export function readAudience(run: {
+  user_id: string | null;
+  reviewers: { user_ids: string[]; roles: string[] };
+  has_approvals?: boolean | undefined;
+}) {
+  return { user_id: run.user_id, reviewers: run.has_approvals === true ? run.reviewers : NO_REVIEWERS };
+}
+
+/** `readAudience` of a loaded run. */
 export function runAudience(run: LoadedRun) {
   const ctx = run.snapshot.context;
-  return { user_id: ctx.user_id, reviewers: ctx.config.reviewers };
+  return readAudience({
+    user_id: ctx.user_id,
+    reviewers: ctx.config.reviewers,
+    has_approvals: ctx.approvals.length > 0,
+  });
 }
 
 /** Load a run the caller may read: 404 run_not_found, then 403 forbidden. */

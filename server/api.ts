@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { HitlError } from '../actors/errors.ts';
 import type { AppEnv } from './env.ts';
 import { invalidRequest } from './errors.ts';
+import { assertAcceptableJson } from './hostile-json.ts';
 
 /** One route of the table the app is built from and the OpenAPI document is generated from. */
 export interface RouteSpec<B extends z.ZodType = z.ZodType, Q extends z.ZodType = z.ZodType> {
@@ -51,11 +52,15 @@ export async function readJson(c: Context<AppEnv>, optional = false): Promise<un
     if (optional) return {};
     throw new HitlError('invalid_json', 'The request body is empty; JSON expected');
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw new HitlError('invalid_json', 'The request body is not valid JSON');
   }
+  // Before any schema (zod recurses): too deep, NUL or lone surrogate → 422 naming the path.
+  assertAcceptableJson(value);
+  return value;
 }
 
 /** Validate with a schema; failures are `422 invalid_request` naming the fields. */

@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { matchedRoutes } from 'hono/route';
 import { secureHeaders } from 'hono/secure-headers';
 import type { ApprovalService } from '../actors/approvals.ts';
@@ -8,13 +7,15 @@ import type { RunHost } from '../actors/runs.ts';
 import { createApi } from './api.ts';
 import type { Auth } from './auth.ts';
 import { authenticate } from './authn.ts';
+import { limitBody } from './body-limit.ts';
 import type { HttpLimits, RouteDeps } from './deps.ts';
 import type { AppEnv } from './env.ts';
 import { errorResponse, toErrorResponse } from './errors.ts';
+import { refuseHostileUrl } from './hostile-url.ts';
 import { createIdempotency } from './idempotency.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
-import { createFailureLimiter, type FailureLimitOptions } from './rate-limit.ts';
+import { createFailureLimiter, type FailureLimiter, type FailureLimitOptions } from './rate-limit.ts';
 import { approvalRoutes } from './routes/approvals.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { miscRoutes } from './routes/misc.ts';
@@ -24,6 +25,7 @@ import { runCreateRoutes } from './routes/runs-create.ts';
 import { runReadRoutes } from './routes/runs-read.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { AnyJson } from './schemas.ts';
+import { createWaiters, DEFAULT_MAX_WAITERS, type Waiters, waiterGauge } from './waiters.ts';
 import { createFrameHandler } from './ws-frames.ts';
 
 /** What the HTTP app is built from; everything but the runtime has a default. */
@@ -41,11 +43,15 @@ export interface AppOptions {
   wsCount?: () => number;
   limits?: Partial<HttpLimits>;
   failedAuth?: FailureLimitOptions;
+  /** One failed-auth limiter shared with the WebSocket upgrade (made from `failedAuth` when absent). */
+  limiter?: FailureLimiter;
   /** Aborted when shutdown begins: new requests get 503 (kept-alive connections included). */
   draining?: AbortSignal;
   /** Aborted once in-flight work had its grace: long-polls answer with the current state, streams end. */
   shutdown?: AbortSignal;
   now?: () => number;
+  /** The node's long-poll slots (made from `limits.maxWaiters` when absent). */
+  waiters?: Waiters;
   /** Shown in /openapi.json. */
   version?: string;
 }
@@ -63,8 +69,10 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     teamsTimeoutMs: 300_000,
     maxBodyBytes: 1024 * 1024,
     webhookToleranceMs: 300_000,
+    maxWaiters: DEFAULT_MAX_WAITERS,
     ...opts.limits,
   };
+  const waiters = opts.waiters ?? createWaiters({ max: limits.maxWaiters });
   const metrics =
     opts.metrics ?? createMetrics({ host: opts.host, ...(opts.wsCount ? { wsCount: opts.wsCount } : {}) });
   const deps: RouteDeps = {
@@ -73,13 +81,15 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     log,
     frames: createFrameHandler({ host: opts.host, approvals: opts.approvals, log }),
     metrics,
-    limiter: createFailureLimiter(opts.failedAuth),
+    limiter: opts.limiter ?? createFailureLimiter(opts.failedAuth),
     limits,
     publicUrl: opts.publicUrl,
     webhookSecret: opts.webhookSecret,
     shutdown: opts.shutdown ?? new AbortController().signal,
     now: opts.now ?? Date.now,
+    waiters,
   };
+  waiterGauge(metrics.registry, waiters);
   const anonymous = new Set<string>();
 
   app.use(secureHeaders());
@@ -100,18 +110,19 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   // SPEC §3 precedence: 401 before 413 before anything a route checks.
   app.use(authenticate({ auth: opts.auth, limiter: deps.limiter, anonymous: (path) => anonymous.has(path) }));
   app.use(
-    bodyLimit({
-      maxSize: limits.maxBodyBytes,
-      onError: (c) =>
+    limitBody({
+      maxBytes: limits.maxBodyBytes,
+      onTooLarge: (c) =>
         errorResponse(c, 'payload_too_large', `The request body is over ${limits.maxBodyBytes} bytes`),
     }),
   );
+  app.use(refuseHostileUrl());
 
   const idempotency = createIdempotency(opts.host);
   runCreateRoutes(api, deps, idempotency);
   runReadRoutes(api, deps);
   runEventRoutes(api, deps);
-  runControlRoutes(api, deps);
+  runControlRoutes(api, deps, idempotency);
   approvalRoutes(api, deps, idempotency);
   webhookRoutes(api, deps);
   miscRoutes(api, deps);

@@ -15,8 +15,12 @@ export function keyId(key: string): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 8);
 }
 
+/** Reviewer JWTs whose `exp` is further ahead than this are refused (24 h). */
+export const MAX_JWT_LIFETIME_S = 24 * 3600;
+
 /** Verifies bearer tokens against the configured service keys and the reviewer JWT secret. */
-export function createAuth(opts: { apiKeys: string[]; jwtSecret?: string | undefined }) {
+export function createAuth(opts: { apiKeys: string[]; jwtSecret?: string | undefined; now?: () => number }) {
+  const now = opts.now ?? Date.now;
   const keys = opts.apiKeys.map((k) => ({ digest: createHash('sha256').update(k).digest(), id: keyId(k) }));
 
   async function authenticate(token: string | undefined | null): Promise<Principal | null> {
@@ -31,6 +35,8 @@ export function createAuth(opts: { apiKeys: string[]; jwtSecret?: string | undef
       const claims = await verify(token, opts.jwtSecret, 'HS256');
       const { sub, roles, exp } = claims as { sub?: unknown; roles?: unknown; exp?: unknown };
       if (typeof sub !== 'string' || !sub || typeof exp !== 'number') return null;
+      // SPEC §7: a token valid for more than a day is refused (a leaked one would live too long).
+      if (exp > Math.floor(now() / 1000) + MAX_JWT_LIFETIME_S) return null;
       if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) return null;
       return { kind: 'reviewer', sub, roles, actor: `user:${sub}` };
     } catch {

@@ -4,14 +4,14 @@ import { type Auth, bearer, type Principal } from './auth.ts';
 import type { AppEnv } from './env.ts';
 import type { FailureLimiter } from './rate-limit.ts';
 
-/** The client's address as the socket sees it (proxies' headers are not trusted). */
-export function clientAddress(c: Context<AppEnv>): string {
-  return c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
+/** The client's address (`X-Forwarded-For` only with `HITL_TRUST_PROXY`, see the limiter). */
+export function clientAddress(c: Context<AppEnv>, limiter: FailureLimiter): string {
+  return limiter.addressOf(c.env?.incoming?.socket?.remoteAddress, c.req.header('x-forwarded-for'));
 }
 
 /** Refuse an address that failed too often (429, with `Retry-After`). */
 export function assertNotBlocked(c: Context<AppEnv>, limiter: FailureLimiter): void {
-  const wait = limiter.blockedFor(clientAddress(c));
+  const wait = limiter.blockedFor(clientAddress(c, limiter));
   if (wait > 0) {
     c.header('Retry-After', String(wait));
     throw new HitlError('rate_limited', 'Too many failed authentications; try again later');
@@ -38,7 +38,7 @@ export function authenticate(deps: {
     const token = bearer(header) ?? (streaming ? (c.req.query('token') ?? null) : null);
     const principal = await deps.auth.authenticate(token);
     if (!principal) {
-      deps.limiter.fail(clientAddress(c));
+      deps.limiter.fail(clientAddress(c, deps.limiter));
       c.header('WWW-Authenticate', 'Bearer');
       throw new HitlError('unauthorized', token ? 'Invalid credentials' : 'Missing bearer token');
     }

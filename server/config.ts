@@ -16,6 +16,15 @@ const url = (protocols: string[]) =>
 /** `HITL_DATA_DIR` when unset: the generated key (and, except as root, the embedded cluster). */
 export const DEFAULT_DATA_DIR = './data';
 
+/** Service keys shorter than this are a configuration error (SPEC §7). */
+export const MIN_KEY_LENGTH = 16;
+
+/** The secret part of a `HITL_API_KEYS` entry: a `label=key` entry's key, else the entry. */
+function secretOfKey(entry: string): string {
+  const m = /^[A-Za-z0-9_.-]{1,64}=(.+)$/.exec(entry);
+  return m?.[1] ?? entry;
+}
+
 /** Every environment variable the service reads (SPEC §9), parsed once at start. */
 export const Config = z.object({
   PORT: port.default(8080),
@@ -35,6 +44,10 @@ export const Config = z.object({
             .map((k) => k.trim())
             .filter(Boolean)
         : [],
+    )
+    .refine(
+      (keys) => keys.every((k) => secretOfKey(k).length >= MIN_KEY_LENGTH),
+      `every key must be at least ${MIN_KEY_LENGTH} characters`,
     ),
   HITL_JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   REPLICATE_API_TOKEN: z.string().min(1).optional(),
@@ -47,6 +60,11 @@ export const Config = z.object({
   WEBSOCKET_URL: url(['ws:', 'wss:', 'http:', 'https:']).optional(),
   WEBSOCKET_API_KEY: z.string().min(1).optional(),
   HITL_INSPECT: url(['ws:', 'wss:']).optional(),
+  /** Honour `X-Forwarded-For` (rate limits, logs): only behind a proxy that sets it. */
+  HITL_TRUST_PROXY: z
+    .enum(['1', 'true', 'TRUE', 'True', 'yes', '0', 'false', 'FALSE', 'False', 'no'])
+    .optional()
+    .transform((v) => v !== undefined && ['1', 'true', 'TRUE', 'True', 'yes'].includes(v)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Tuning and test knobs (documented in the README). */
   HITL_NODE_ID: z.string().min(1).optional(),

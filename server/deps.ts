@@ -4,6 +4,7 @@ import type { RunHost } from '../actors/runs.ts';
 import type { Auth } from './auth.ts';
 import type { Metrics } from './metrics.ts';
 import type { FailureLimiter } from './rate-limit.ts';
+import type { Waiters } from './waiters.ts';
 import type { FrameHandler } from './ws-frames.ts';
 
 /** Tunables of the HTTP layer; defaults are SPEC values, tests make them short. */
@@ -18,6 +19,8 @@ export interface HttpLimits {
   maxBodyBytes: number;
   /** Webhook timestamps older or newer than this are refused (default 300 s). */
   webhookToleranceMs: number;
+  /** Long-polls one node holds at once; more get 503 + Retry-After (default 2000). */
+  maxWaiters: number;
 }
 
 /** What the route modules get from `createApp`. */
@@ -36,6 +39,8 @@ export interface RouteDeps {
   /** Aborted when the server shuts down: long-polls answer, streams end. */
   shutdown: AbortSignal;
   now: () => number;
+  /** The node's long-polls: bounded, and ended when their client disconnects. */
+  waiters: Waiters;
 }
 
 /** Base URLs for links in responses. */

@@ -52,7 +52,7 @@ async function idempotent(
   serialised: <T>(key: string, fn: () => Promise<T>) => Promise<T>,
 ): Promise<Response> {
   const key = c.req.header('idempotency-key');
-  if (key === undefined || principal.kind !== 'service') {
+  if (key === undefined) {
     const out = await produce();
     return c.json(out.body, out.status);
   }
@@ -73,9 +73,11 @@ async function idempotent(
   const hash = createHash('sha256')
     .update(canonical({ method: c.req.method, path: url.pathname, query, body }))
     .digest('hex');
-  return serialised(`${principal.keyId}\u0000${key}`, async () => {
+  // Per service key; a reviewer's keys (decisions) are its own, under `user:<sub>`.
+  const keyId = principal.kind === 'service' ? principal.keyId : principal.actor;
+  return serialised(`${keyId}\u0000${key}`, async () => {
     const record = (status: number, response: Record<string, unknown>) => ({
-      key_id: principal.keyId,
+      key_id: keyId,
       key,
       body_hash: hash,
       status,
@@ -87,7 +89,7 @@ async function idempotent(
     const deadline = Date.now() + CLAIM_WAIT_MS;
     for (;;) {
       if (await host.idempotency.put(record(0, {}))) break;
-      const seen = await host.idempotency.get(principal.keyId, key);
+      const seen = await host.idempotency.get(keyId, key);
       if (seen && seen.body_hash !== hash) {
         throw new HitlError(
           'idempotency_conflict',
@@ -111,7 +113,7 @@ async function idempotent(
       out = await produce();
     } catch (err) {
       // Only successes are kept: a failed request may be retried with the same key.
-      await host.idempotency.release(principal.keyId, key).catch(() => {});
+      await host.idempotency.release(keyId, key).catch(() => {});
       throw err;
     }
     await host.idempotency.finish(record(out.status, out.body));

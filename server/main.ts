@@ -14,6 +14,7 @@ import { type EmbeddedPostgres, startEmbeddedPostgres } from '../persistence/emb
 import { createMemoryBus, createMemoryCache } from '../persistence/memory.ts';
 import { migrate } from '../persistence/migrate.ts';
 import { connectPostgres, createPostgresStore } from '../persistence/postgres.ts';
+import { createPostgresBus } from '../persistence/postgres-bus.ts';
 import { connectRedis, createRedisBus, createRedisCache } from '../persistence/redis.ts';
 import type { Bus, SnapshotCache } from '../persistence/types.ts';
 import { isLoopback, localApiKey } from './api-key.ts';
@@ -23,6 +24,7 @@ import { runWorkers } from './cluster.ts';
 import { type Config, DEFAULT_DATA_DIR, loadConfig } from './config.ts';
 import { startInspector } from './inspect.ts';
 import { createMetrics } from './metrics.ts';
+import { createFailureLimiter } from './rate-limit.ts';
 import { createRelay } from './relay.ts';
 import { attachWebSocket } from './ws.ts';
 
@@ -74,7 +76,8 @@ async function main(cfg: Config): Promise<void> {
   } else {
     // In-process, the cache is bounded like the live runs: memory stays flat however many runs wait.
     cache = createMemoryCache({ maxEntries: cfg.HITL_MAX_LIVE_RUNS });
-    bus = createMemoryBus();
+    // An external Postgres may be shared by several nodes: fan out through LISTEN/NOTIFY (SPEC §8).
+    bus = pg ? createMemoryBus() : createPostgresBus(sql);
   }
 
   const providers = createProviderRegistry([
@@ -138,10 +141,13 @@ async function main(cfg: Config): Promise<void> {
   const version = await readFile(new URL('../package.json', import.meta.url), 'utf8')
     .then((t) => String((JSON.parse(t) as { version?: unknown }).version ?? '0.0.0'))
     .catch(() => '0.0.0');
+  // One failed-auth limiter for HTTP and the WebSocket upgrade (SPEC §7).
+  const limiter = createFailureLimiter({ trustProxy: cfg.HITL_TRUST_PROXY });
   const app = createApp({
     host,
     approvals,
     auth,
+    limiter,
     log,
     publicUrl,
     webhookSecret: cfg.REPLICATE_WEBHOOK_SECRET,
@@ -154,7 +160,7 @@ async function main(cfg: Config): Promise<void> {
   const server = await new Promise<Server>((resolve) => {
     const s = serve({ fetch: app.fetch, port: cfg.PORT, hostname: listenHost }, () => resolve(s as Server));
   });
-  sockets = attachWebSocket(server, { host, approvals, auth, log });
+  sockets = attachWebSocket(server, { host, approvals, auth, log, limiter });
 
   if (cfg.WEBSOCKET_URL && cfg.WEBSOCKET_API_KEY) {
     const relay = createRelay({ url: cfg.WEBSOCKET_URL, apiKey: cfg.WEBSOCKET_API_KEY, log });
@@ -182,6 +188,7 @@ async function main(cfg: Config): Promise<void> {
       node,
       postgres: pg ? 'embedded' : 'external',
       redis: Boolean(cfg.REDIS_URL),
+      fan_out: cfg.REDIS_URL ? 'redis' : pg ? 'in-process' : 'postgres',
     },
     `hitl-runs listening on http://${shownHost}:${port}`,
   );

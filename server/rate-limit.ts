@@ -4,11 +4,13 @@ export interface FailureLimitOptions {
   maxFailures?: number;
   windowMs?: number;
   now?: () => number;
+  /** `HITL_TRUST_PROXY`: the client is the address the proxy saw (last `X-Forwarded-For` entry). */
+  trustProxy?: boolean;
 }
 
 /**
- * A small in-memory fixed window of failed authentications per client address (SPEC §7).
- * Per node only: enough to make guessing keys slow; a shared limiter would need Redis.
+ * A small in-memory fixed window of failed authentications per client address (SPEC §7), one for
+ * HTTP and the WebSocket upgrade alike. Per node only: enough to make guessing keys slow.
  */
 export function createFailureLimiter(opts: FailureLimitOptions = {}) {
   const max = opts.maxFailures ?? 30;
@@ -23,6 +25,20 @@ export function createFailureLimiter(opts: FailureLimitOptions = {}) {
   }
 
   return {
+    /**
+     * The client's address: the socket's, or behind a trusted proxy the last `X-Forwarded-For`
+     * entry (the one that proxy appended; earlier entries are whatever the client sent).
+     */
+    addressOf(socketAddress: string | undefined, forwardedFor: string | string[] | undefined): string {
+      const header = Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor;
+      const forwarded = header
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .at(-1);
+      if (opts.trustProxy && forwarded) return forwarded.slice(0, 100);
+      return socketAddress ?? 'unknown';
+    },
     /** Seconds until the address may try again, or 0 when it may now. */
     blockedFor(address: string): number {
       const w = current(address);

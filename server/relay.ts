@@ -1,3 +1,4 @@
+import { redact } from '../actors/redact.ts';
 import type { Logger } from '../actors/run-host.ts';
 import type { HostMessage } from '../actors/run-messages.ts';
 import { createStepMemory, type Frame, relayFramesFor } from './ws-events.ts';
@@ -89,11 +90,18 @@ export function createRelay(opts: RelayOptions) {
     });
   }
 
-  /** Relay every frame of a host message (call it for messages this node wrote). */
+  /**
+   * Relay every frame of a host message (call it for messages this node wrote). Secrets are
+   * redacted once more on the way out (SPEC §7); a malformed message is logged, never thrown.
+   */
   function forward(message: HostMessage): void {
-    const owner = message.kind === 'run' ? message : message.approval;
-    for (const frame of relayFramesFor(message, steps) satisfies Frame[]) {
-      send(frame, owner.user_id, owner.session_id);
+    try {
+      const owner = message.kind === 'run' ? message : message.approval;
+      for (const frame of relayFramesFor(message, steps) satisfies Frame[]) {
+        send(redact(frame), owner.user_id, owner.session_id);
+      }
+    } catch (err) {
+      opts.log.warn({ err: reason(err) }, 'relay skipped a malformed message');
     }
   }
 

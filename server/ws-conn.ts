@@ -3,6 +3,7 @@ import { HitlError } from '../actors/errors.ts';
 import type { Logger } from '../actors/run-host.ts';
 import type { ApprovalMessage, RunMessage } from '../actors/run-messages.ts';
 import type { RunHost } from '../actors/runs.ts';
+import { readAudience, runAudience } from './access.ts';
 import { canDecide, canRead, type Principal } from './auth.ts';
 import {
   approvalFrames,
@@ -145,7 +146,7 @@ export function createConnection(ws: WebSocket, principal: Principal, deps: Conn
       (m.session_id !== null && sessions.has(m.session_id)) ||
       (m.user_id !== null && users.has(m.user_id));
     const first = m.events[0];
-    if (subscribed && first && canRead(principal, run)) {
+    if (subscribed && first && canRead(principal, readAudience(m))) {
       const t =
         existing ??
         track(m.run_id, {
@@ -182,8 +183,7 @@ export function createConnection(ws: WebSocket, principal: Principal, deps: Conn
     const runId = d.run_id as string;
     const run = await deps.host.read(runId);
     if (!run) throw new HitlError('run_not_found', `Run ${runId} not found`);
-    const ctx = run.snapshot.context;
-    if (!canRead(principal, { user_id: ctx.user_id, reviewers: ctx.config.reviewers })) {
+    if (!canRead(principal, runAudience(run))) {
       throw new HitlError('forbidden', 'You may not read this run');
     }
     const existing = runs.get(runId);

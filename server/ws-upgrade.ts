@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { createLru } from '../actors/lru.ts';
 import { type Auth, bearer, type Principal } from './auth.ts';
 
 /** The token of an upgrade request: `Authorization: Bearer …`, else `?token=`. */
@@ -51,24 +50,4 @@ export async function authenticateUpgrade(
   url: URL,
 ): Promise<Principal | null> {
   return auth.authenticate(upgradeToken(req, url));
-}
-
-/** Failed upgrade authentications per client address, counted in fixed windows (SPEC §7). */
-export function createFailureLimiter(opts: { max: number; windowMs: number; now?: () => number }) {
-  const now = opts.now ?? Date.now;
-  const windows = createLru<string, { start: number; count: number }>(10_000);
-  const current = (key: string) => {
-    const w = windows.get(key);
-    return w && now() - w.start < opts.windowMs ? w : null;
-  };
-  return {
-    /** True while this address has used up its failures for the window. */
-    blocked: (key: string): boolean => (current(key)?.count ?? 0) >= opts.max,
-    /** Count one failed authentication. */
-    fail(key: string): void {
-      const w = current(key);
-      if (w) w.count++;
-      else windows.set(key, { start: now(), count: 1 });
-    },
-  };
 }

@@ -6,6 +6,8 @@ import type { Logger } from '../actors/run-host.ts';
 import type { HostMessage } from '../actors/run-messages.ts';
 import type { RunHost } from '../actors/runs.ts';
 import type { Auth, Principal } from './auth.ts';
+import { jsonProblem } from './hostile-json.ts';
+import { createFailureLimiter, type FailureLimiter } from './rate-limit.ts';
 import { type Connection, createConnection } from './ws-conn.ts';
 import { createStepMemory } from './ws-events.ts';
 import {
@@ -17,7 +19,7 @@ import {
   schemaError,
 } from './ws-frames.ts';
 import { SubscribeData } from './ws-schemas.ts';
-import { authenticateUpgrade, createFailureLimiter, refuseUpgrade, upgradeUrl } from './ws-upgrade.ts';
+import { authenticateUpgrade, refuseUpgrade, upgradeUrl } from './ws-upgrade.ts';
 
 /** What `attachWebSocket` needs; the tuning knobs have production defaults. */
 export interface WebSocketDeps {
@@ -33,6 +35,8 @@ export interface WebSocketDeps {
   pageSize?: number;
   /** Failed upgrade authentications allowed per client address and minute (default 30). */
   authFailuresPerMinute?: number;
+  /** The failed-auth limiter shared with HTTP (SPEC §7: one for both); made here when absent. */
+  limiter?: FailureLimiter;
 }
 
 /** Hard cap: `ws` closes the connection with 1009 above it. */
@@ -58,7 +62,7 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps) {
   const handler = createFrameHandler({ host, approvals: deps.approvals, log });
   const sockets = new Map<WebSocket, { conn: Connection; alive: boolean }>();
   const steps = createStepMemory();
-  const failures = createFailureLimiter({ max: deps.authFailuresPerMinute ?? 30, windowMs: 60_000 });
+  const failures = deps.limiter ?? createFailureLimiter({ maxFailures: deps.authFailuresPerMinute ?? 30 });
   let closing = false;
 
   const unsubscribe = host.subscribe((m: HostMessage) => {
@@ -80,7 +84,11 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps) {
         continue;
       }
       s.alive = false;
-      ws.ping();
+      try {
+        ws.ping();
+      } catch {
+        ws.terminate();
+      }
     }
   }, deps.heartbeatMs ?? 30_000);
   heartbeat.unref();
@@ -101,6 +109,22 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps) {
       return;
     }
     const requestId = requestIdOf(frame);
+    const hostile = jsonProblem(frame);
+    if (hostile) {
+      const field = hostile.path === '(body)' ? 'frame' : `frame.${hostile.path}`;
+      conn.send(
+        replyFrame(
+          'error',
+          {
+            code: 'invalid_request',
+            message: `Invalid frame: ${field} ${hostile.problem}`,
+            details: { fields: [field] },
+          },
+          requestId,
+        ),
+      );
+      return;
+    }
     const parsed = ClientFrame.safeParse(frame);
     if (!parsed.success) {
       conn.send(replyFrame('error', schemaError(parsed.error, 'frame'), requestId));
@@ -149,7 +173,14 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps) {
     ws.on('pong', () => {
       s.alive = true;
     });
-    ws.on('message', (raw) => onMessage(conn, state, raw));
+    ws.on('message', (raw) => {
+      // A frame handler's exception must not escape into the socket's event emitter (SPEC §7).
+      try {
+        onMessage(conn, state, raw);
+      } catch (err) {
+        conn.send({ type: 'error', data: errorBody(err, log) });
+      }
+    });
     ws.on('close', () => sockets.delete(ws));
     ws.on('error', (err) => log.warn({ err: err.message }, 'websocket error'));
   }
@@ -165,8 +196,8 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps) {
       refuseUpgrade(socket, 503, 'Server is shutting down');
       return;
     }
-    const address = req.socket.remoteAddress ?? 'unknown';
-    if (failures.blocked(address)) {
+    const address = failures.addressOf(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+    if (failures.blockedFor(address) > 0) {
       refuseUpgrade(socket, 429, 'Too many failed authentications; try again later');
       return;
     }

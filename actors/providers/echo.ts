@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Capabilities } from '../../machines/schemas.ts';
 import { processOutput } from './output.ts';
+import { secretFieldIssues } from './payload-secrets.ts';
 import { PROVIDER_OPERATIONS, type PredictionState, type Provider, ProviderError } from './types.ts';
 
 const MAX_REMEMBERED = 1000;
@@ -35,7 +36,7 @@ export function createEchoProvider(opts: EchoProviderOptions = {}): Provider {
     );
     return {
       payload,
-      issues: [],
+      issues: secretFieldIssues(payload),
       changed_fields: changed.length,
       prompt_field: 'prompt' in payload ? 'prompt' : null,
       attachment_fields: 'attachments' in payload ? ['attachments'] : [],

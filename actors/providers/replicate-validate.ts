@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Capabilities, Severity, ValidationIssue } from '../../machines/schemas.ts';
 import { fitsType, isDemo, isPromptLike, jsonType, urlsInText } from './json-values.ts';
+import { secretFieldIssues } from './payload-secrets.ts';
 import type { SchemaChecker } from './replicate-constraints.ts';
 import { mediaFieldsOf, PROMPT_FIELDS, promptFieldOf } from './replicate-schema.ts';
 import type { BuiltPayload, ProviderRequest } from './types.ts';
@@ -205,7 +206,8 @@ export function validateReplicatePayload(
   );
   return {
     payload,
-    issues: onePerField(RULES.flatMap((rule) => rule(check))),
+    // The secret rule first: on a field it names, its error is the one kept (SPEC §7).
+    issues: onePerField([...secretFieldIssues(payload), ...RULES.flatMap((rule) => rule(check))]),
     changed_fields: changed.length,
     prompt_field: promptField !== null && promptField in payload ? promptField : null,
     attachment_fields: attachmentFields,

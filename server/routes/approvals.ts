@@ -17,7 +17,6 @@ import {
   RespondBody,
   StandaloneBody,
 } from '../schemas.ts';
-import { waitUntil } from '../wait.ts';
 import { decisionFields, runState } from './run-control.ts';
 
 const ERRORS = {
@@ -111,7 +110,7 @@ export function approvalRoutes(api: Api, deps: RouteDeps, idempotency: Idempoten
       if (!canSeeApproval(c.get('principal'), approval))
         throw new HitlError('forbidden', 'You may not see this approval');
       if (!query.wait || approval.status !== 'pending') return c.json(approval);
-      const done = await waitUntil(host, {
+      const done = await deps.waiters.wait(c, deps.shutdown, host, {
         relevant: (m) =>
           m.kind === 'approval' ? m.approval.approval_id === id : m.run_id === approval.run_id,
         probe: async () => {
@@ -119,7 +118,6 @@ export function approvalRoutes(api: Api, deps: RouteDeps, idempotency: Idempoten
           return cur && cur.approval.status !== 'pending' ? cur.approval : undefined;
         },
         timeoutMs: Math.min(query.wait * 1000, deps.limits.longPollMaxMs),
-        signal: deps.shutdown,
       });
       return c.json(done ?? (await existingApproval(approvals, id)));
     },
@@ -130,7 +128,7 @@ export function approvalRoutes(api: Api, deps: RouteDeps, idempotency: Idempoten
       method: 'post',
       path: '/hitl/approvals/{id}/respond',
       tag: 'decisions',
-      summary: 'Decide any approval (run checkpoint or standalone)',
+      summary: 'Decide any approval (run checkpoint or standalone; Idempotency-Key supported)',
       body: RespondBody,
       responses: { 200: DecisionResponse, ...ERRORS },
     },
@@ -142,22 +140,27 @@ export function approvalRoutes(api: Api, deps: RouteDeps, idempotency: Idempoten
       assertMayDecide(p, approval);
       const who = decisionActor(p, body.approved_by);
       const fields = decisionFields(body);
-      const out = await approvals.respond(
-        id,
-        { ...fields, ...(who.on_behalf_of ? { on_behalf_of: who.on_behalf_of } : {}) },
-        who.actor,
-      );
-      deps.metrics.observeDecision((deps.now() - received) / 1000);
-      if (out.kind === 'run')
-        return c.json({ ...runState(host, out.run), approval_id: id, action: fields.action });
-      return c.json({
-        success: true,
-        run_id: out.approval.run_id,
-        approval_id: id,
-        action: fields.action,
-        status: out.approval.status,
-        current_step: null,
-        approval: out.approval,
+      // SPEC §7: a decision may be retried with its Idempotency-Key (the original answer comes back).
+      return idempotency.run(c, p, async () => {
+        const out = await approvals.respond(
+          id,
+          { ...fields, ...(who.on_behalf_of ? { on_behalf_of: who.on_behalf_of } : {}) },
+          who.actor,
+        );
+        deps.metrics.observeDecision((deps.now() - received) / 1000);
+        const body =
+          out.kind === 'run'
+            ? { ...runState(host, out.run), approval_id: id, action: fields.action }
+            : {
+                success: true,
+                run_id: out.approval.run_id,
+                approval_id: id,
+                action: fields.action,
+                status: out.approval.status,
+                current_step: null,
+                approval: out.approval,
+              };
+        return { status: 200, body };
       });
     },
   );

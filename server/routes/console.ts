@@ -20,14 +20,15 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 };
 
 /**
- * The console runs no inline code and talks only to this origin (its WebSocket included); media of
+ * The console runs no inline code and talks only to this origin (CSP 3: `'self'` also admits the
+ * same-origin ws:/wss: of its WebSocket, and no other host); media of
  * model outputs are the one thing loaded from elsewhere (Replicate's https URLs).
  */
 export const CONSOLE_CSP = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
-  "connect-src 'self' ws: wss:",
+  "connect-src 'self'",
   "img-src 'self' https: data:",
   'media-src https: data:',
   "base-uri 'none'",

@@ -6,6 +6,7 @@ import { assertMayDecide, existingApproval, existingRun } from '../access.ts';
 import type { Api } from '../api.ts';
 import { decisionActor, requireService } from '../authn.ts';
 import type { RouteDeps } from '../deps.ts';
+import type { Idempotency } from '../idempotency.ts';
 import { ApproveBody, ControlResponse, DecisionResponse, ErrorResponse, ReasonBody } from '../schemas.ts';
 
 const CONTROL_ERRORS = {
@@ -45,7 +46,7 @@ export function runState(host: RunHost, run: LoadedRun) {
 }
 
 /** Decisions on a run's checkpoint, and pause / resume / cancel (SPEC §2.5). */
-export function runControlRoutes(api: Api, deps: RouteDeps): void {
+export function runControlRoutes(api: Api, deps: RouteDeps, idempotency: Idempotency): void {
   const { host } = deps;
 
   api.add(
@@ -53,7 +54,7 @@ export function runControlRoutes(api: Api, deps: RouteDeps): void {
       method: 'post',
       path: '/hitl/run/{id}/approve',
       tag: 'decisions',
-      summary: "Decide the run's open approval: approve, edit, reject or retry",
+      summary: "Decide the run's open approval: approve, edit, reject or retry (Idempotency-Key supported)",
       body: ApproveBody,
       responses: { 200: DecisionResponse, ...CONTROL_ERRORS },
     },
@@ -67,17 +68,25 @@ export function runControlRoutes(api: Api, deps: RouteDeps): void {
       assertMayDecide(p, approval);
       const who = decisionActor(p, body.approved_by);
       const fields = decisionFields(body);
-      const run = await host.decide(
-        runId,
-        {
-          ...fields,
-          approval_id: approvalId,
-          ...(who.on_behalf_of ? { on_behalf_of: who.on_behalf_of } : {}),
-        },
-        who.actor,
-      );
-      deps.metrics.observeDecision((deps.now() - received) / 1000);
-      return c.json({ ...runState(host, run), approval_id: approvalId, action: fields.action });
+      // SPEC §7: a decision may be retried with its Idempotency-Key (the original answer comes back).
+      return idempotency.run(c, p, async () => {
+        const run = await host
+          .decide(
+            runId,
+            {
+              ...fields,
+              approval_id: approvalId,
+              ...(who.on_behalf_of ? { on_behalf_of: who.on_behalf_of } : {}),
+            },
+            who.actor,
+          )
+          .catch((err: unknown) => deps.approvals.explainRefusal(approvalId, err));
+        deps.metrics.observeDecision((deps.now() - received) / 1000);
+        return {
+          status: 200,
+          body: { ...runState(host, run), approval_id: approvalId, action: fields.action },
+        };
+      });
     },
   );
 

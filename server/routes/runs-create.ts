@@ -148,26 +148,42 @@ export function runCreateRoutes(api: Api, deps: RouteDeps, idempotency: Idempote
           return { status: 201, body: { ...created(c, run), hitl_enabled: true } };
         });
       }
-      const run = await start(p, { ...req, base: { policy: 'auto' } });
-      const id = run.snapshot.context.run_id;
-      const timeoutMs = query.timeout !== undefined ? query.timeout * 1000 : deps.limits.teamsTimeoutMs;
-      const settled = await waitUntil(host, {
-        relevant: (m) => m.kind === 'run' && m.run_id === id,
-        probe: async () => {
-          const cur = await host.read(id);
-          const view = cur ? host.view(cur) : null;
-          return view && (view.status === 'awaiting_human' || isTerminal(view.status)) ? view : undefined;
-        },
-        timeoutMs,
-        signal: deps.shutdown,
-      });
-      const view = settled ?? host.view(await host.mustRead(id));
-      if (isTerminal(view.status)) {
-        return c.json({ run_id: id, status: view.status, result: view.final_result, error: view.error }, 200);
+      // The slot first: a node that cannot wait refuses (503) before anything is created.
+      const slot = deps.waiters.enter(c, deps.shutdown);
+      try {
+        return await legacyRun(c, p, req, query.timeout, slot.signal);
+      } finally {
+        slot.leave();
       }
-      return c.json({ run_id: id, status: view.status, approval: view.approval ?? null }, 202);
     },
   );
+
+  async function legacyRun(
+    c: Context<AppEnv>,
+    p: Principal,
+    req: Omit<StartRequest, 'base'>,
+    timeout: number | undefined,
+    signal: AbortSignal,
+  ): Promise<Response> {
+    const run = await start(p, { ...req, base: { policy: 'auto' } });
+    const id = run.snapshot.context.run_id;
+    const timeoutMs = timeout !== undefined ? timeout * 1000 : deps.limits.teamsTimeoutMs;
+    const settled = await waitUntil(host, {
+      relevant: (m) => m.kind === 'run' && m.run_id === id,
+      probe: async () => {
+        const cur = await host.read(id);
+        const view = cur ? host.view(cur) : null;
+        return view && (view.status === 'awaiting_human' || isTerminal(view.status)) ? view : undefined;
+      },
+      timeoutMs,
+      signal,
+    });
+    const view = settled ?? host.view(await host.mustRead(id));
+    if (isTerminal(view.status)) {
+      return c.json({ run_id: id, status: view.status, result: view.final_result, error: view.error }, 200);
+    }
+    return c.json({ run_id: id, status: view.status, approval: view.approval ?? null }, 202);
+  }
 }
 
 function isTerminal(status: unknown): boolean {

@@ -16,7 +16,6 @@ import {
   VerifyResponse,
   WaitQuery,
 } from '../schemas.ts';
-import { waitUntil } from '../wait.ts';
 
 type RunFilter = Parameters<RunHost['listRuns']>[0];
 
@@ -41,7 +40,7 @@ export function runReadRoutes(api: Api, deps: RouteDeps): void {
     const wanted =
       query.wait_for === 'terminal' ? isTerminal : (s: unknown) => s === 'awaiting_human' || isTerminal(s);
     const maxMs = deps.limits.longPollMaxMs;
-    const found = await waitUntil(host, {
+    const found = await deps.waiters.wait(c, deps.shutdown, host, {
       relevant: (m) => m.kind === 'run' && m.run_id === id,
       probe: async () => {
         const cur = await host.read(id);
@@ -49,7 +48,6 @@ export function runReadRoutes(api: Api, deps: RouteDeps): void {
         return v && wanted(v.status) ? v : undefined;
       },
       timeoutMs: Math.min(query.timeout !== undefined ? query.timeout * 1000 : maxMs, maxMs),
-      signal: deps.shutdown,
     });
     return c.json(found ?? host.view(await host.mustRead(id)));
   }

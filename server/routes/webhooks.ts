@@ -5,6 +5,7 @@ import { isUuid } from '../access.ts';
 import type { Api } from '../api.ts';
 import { assertNotBlocked, clientAddress } from '../authn.ts';
 import type { RouteDeps } from '../deps.ts';
+import { assertAcceptableJson } from '../hostile-json.ts';
 import { AnyJson, ErrorResponse, WebhookQuery } from '../schemas.ts';
 import { verifyWebhook } from '../webhook-verify.ts';
 
@@ -43,16 +44,25 @@ export function webhookRoutes(api: Api, deps: RouteDeps): void {
         ? verifyWebhook(deps.webhookSecret, headers, raw, deps.now(), deps.limits.webhookToleranceMs)
         : { ok: false as const, reason: 'webhooks are not configured' };
       if (!verdict.ok) {
-        deps.limiter.fail(clientAddress(c));
+        deps.limiter.fail(clientAddress(c, deps.limiter));
         deps.log.warn({ reason: verdict.reason }, 'webhook refused');
         throw new HitlError('unauthorized', `Webhook refused: ${verdict.reason}`);
       }
       const runId = query.run_id ?? '';
       if (!isUuid(runId) || !(await host.read(runId)))
         throw new HitlError('run_not_found', `Run ${runId} not found`);
+      let body: unknown;
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        throw new HitlError('invalid_request', 'The webhook body is not a prediction');
+      }
+      // SPEC §7: refused like any body (422); a prediction whose output holds NUL or lone
+      // surrogates is then stored escaped from the next poll, so the run still completes.
+      assertAcceptableJson(body);
       let state: PredictionState;
       try {
-        state = toPredictionState(JSON.parse(raw));
+        state = toPredictionState(body);
       } catch {
         throw new HitlError('invalid_request', 'The webhook body is not a prediction');
       }

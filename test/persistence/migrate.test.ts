@@ -53,6 +53,7 @@ describe('migrations', () => {
       select tablename from pg_tables where schemaname = 'public' order by tablename`;
     expect(tables.map((t) => t.tablename)).toEqual([
       'approvals',
+      'bus_messages',
       'idempotency_keys',
       'migrations',
       'run_events',

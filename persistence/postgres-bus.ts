@@ -1,0 +1,160 @@
+import type { Sql } from 'postgres';
+import type { Bus, Json } from './types.ts';
+
+/** Options of `createPostgresBus`. */
+export interface PostgresBusOptions {
+  /** The NOTIFY channel (default `hitl_bus`). */
+  notifyChannel?: string;
+  /** Messages older than this are deleted (default 5 minutes). */
+  keepMs?: number;
+  /** How often this node prunes old messages (default 30 s). */
+  pruneEveryMs?: number;
+}
+
+interface Subscriber {
+  onMessage: (message: Json) => void;
+  onReconnect: (() => void) | undefined;
+}
+
+/** Own messages kept in memory so this node never reads them back (delivered like the others'). */
+const OWN_KEPT = 1000;
+
+/**
+ * Cross-node fan-out through Postgres `LISTEN/NOTIFY`, for nodes that share an external Postgres
+ * and no Redis (SPEC §8). A NOTIFY payload is capped near 8 KB, so a message is stored in
+ * `bus_messages` and only its id is notified; listeners read rows by id, in id order. As with
+ * Redis, delivery is at-most-once: after the listening connection comes back, `onReconnect` lets
+ * subscribers catch up from the record.
+ */
+export function createPostgresBus(sql: Sql, options: PostgresBusOptions = {}): Bus {
+  const notifyChannel = options.notifyChannel ?? 'hitl_bus';
+  const keepMs = options.keepMs ?? 5 * 60_000;
+  const channels = new Map<string, Set<Subscriber>>();
+  const own = new Map<string, { channel: string; raw: string }>();
+  let pending = new Set<string>();
+  let reading = false;
+  let listens = 0;
+  let publishFailed = false;
+  let listenFailed = false;
+  let closed = false;
+
+  function deliver(channel: string, raw: string): void {
+    const subs = channels.get(channel);
+    if (subs === undefined) return;
+    let message: Json;
+    try {
+      message = JSON.parse(raw) as Json;
+    } catch {
+      return;
+    }
+    for (const s of [...subs]) safely(() => s.onMessage(message));
+  }
+
+  /** Read the notified ids (batched while a read is running), then deliver in id order. */
+  async function readPending(): Promise<void> {
+    if (reading || closed) return;
+    reading = true;
+    try {
+      while (pending.size > 0 && !closed) {
+        const ids = [...pending].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+        pending = new Set();
+        const foreign = ids.filter((id) => !own.has(id));
+        const rows =
+          foreign.length === 0
+            ? []
+            : await sql<{ id: string; channel: string; message: string }[]>`
+                select id::text, channel, message from bus_messages
+                 where id = any(${foreign}::bigint[]) order by id`.catch(() => []);
+        const byId = new Map(rows.map((r) => [r.id, r]));
+        for (const id of ids) {
+          const m = own.get(id) ?? byId.get(id);
+          if (m) deliver(m.channel, 'raw' in m ? m.raw : m.message);
+        }
+      }
+    } finally {
+      reading = false;
+    }
+  }
+
+  const listening = sql
+    .listen(
+      notifyChannel,
+      (payload) => {
+        if (!/^\d{1,19}$/.test(payload)) return;
+        pending.add(payload);
+        void readPending();
+      },
+      () => {
+        listenFailed = false;
+        // Called on every (re)connect of the listening connection; the first one is the start.
+        if (listens++ === 0) return;
+        for (const subs of channels.values()) for (const s of subs) safely(s.onReconnect);
+      },
+    )
+    .catch(() => {
+      listenFailed = true;
+      return null;
+    });
+
+  const prune = setInterval(() => {
+    void sql`delete from bus_messages where created_at < now() - ${keepMs / 1000} * interval '1 second'`.catch(
+      () => undefined,
+    );
+  }, options.pruneEveryMs ?? 30_000);
+  prune.unref();
+
+  return {
+    async publish(channel, message) {
+      if (closed) return;
+      const raw = JSON.stringify(message);
+      try {
+        // One statement: the row and its notification commit together.
+        const [row] = await sql<{ id: string }[]>`
+          with m as (insert into bus_messages (channel, message) values (${channel}, ${raw}) returning id)
+          select id::text, pg_notify(${notifyChannel}, id::text) from m`;
+        publishFailed = false;
+        if (row) {
+          own.set(row.id, { channel, raw });
+          if (own.size > OWN_KEPT) own.delete(own.keys().next().value as string);
+        }
+      } catch {
+        // At-most-once, as with Redis: subscribers catch up from the record.
+        publishFailed = true;
+      }
+    },
+
+    subscribe(channel, onMessage, onReconnect) {
+      const sub: Subscriber = { onMessage, onReconnect };
+      let subs = channels.get(channel);
+      if (subs === undefined) {
+        subs = new Set();
+        channels.set(channel, subs);
+      }
+      subs.add(sub);
+      return () => {
+        const current = channels.get(channel);
+        if (current === undefined || !current.delete(sub) || current.size > 0) return;
+        channels.delete(channel);
+      };
+    },
+
+    healthy: () => !closed && listens > 0 && !listenFailed && !publishFailed,
+
+    async close() {
+      closed = true;
+      clearInterval(prune);
+      channels.clear();
+      const meta = await listening;
+      await meta?.unlisten().catch(() => undefined);
+    },
+  };
+}
+
+/** One subscriber's exception must not stop delivery to the others, nor the process. */
+function safely(fn: (() => void) | undefined): void {
+  try {
+    fn?.();
+  } catch {
+    // The subscriber owns its errors; the bus has nobody to report them to.
+  }
+}

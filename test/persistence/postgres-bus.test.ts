@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectPostgres } from '../../persistence/postgres.ts';
+import { createPostgresBus } from '../../persistence/postgres-bus.ts';
+import type { Bus, Json } from '../../persistence/types.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+
+/** SPEC §8: without Redis, nodes on one Postgres fan out through LISTEN/NOTIFY. */
+
+let db: TestDatabase;
+const buses: Bus[] = [];
+const pools: Array<{ end(o?: { timeout?: number }): Promise<void> }> = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  for (let i = 0; i < 2; i++) {
+    // Each "node" has its own pool, as two processes would.
+    const sql = connectPostgres(db.url, { max: 3 });
+    pools.push(sql);
+    buses.push(createPostgresBus(sql, { pruneEveryMs: 100, keepMs: 60_000 }));
+  }
+  for (let i = 0; i < 200 && !buses.every((b) => b.healthy()); i++)
+    await new Promise((r) => setTimeout(r, 50));
+});
+afterAll(async () => {
+  for (const b of buses) await b.close();
+  for (const p of pools) await p.end({ timeout: 5 });
+  await db.drop();
+});
+
+describe('the Postgres bus', () => {
+  it('delivers messages of any size across nodes, in order, to every subscriber, once', async () => {
+    const [a, b] = buses as [Bus, Bus];
+    const got: Json[] = [];
+    const alsoGot: Json[] = [];
+    const offB = b.subscribe('c1', (m) => got.push(m));
+    const offB2 = b.subscribe('c1', () => {
+      throw new Error('a subscriber that throws');
+    });
+    const offB3 = b.subscribe('c1', (m) => alsoGot.push(m));
+    const big = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 20; i++) await a.publish('c1', { i, big: i === 3 ? big : '' });
+    await a.publish('other', { ignored: true });
+    await expect.poll(() => got.length, { timeout: 10_000 }).toBe(20);
+    expect(got.map((m) => (m as { i: number }).i)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect((got[3] as { big: string }).big).toHaveLength(64 * 1024);
+    expect(alsoGot).toHaveLength(20);
+    for (const off of [offB, offB2, offB3]) off();
+  });
+
+  it('delivers a node its own messages too (as Redis does), without reading them back', async () => {
+    const [a] = buses as [Bus];
+    const got: Json[] = [];
+    const off = a.subscribe('self', (m) => got.push(m));
+    await a.publish('self', { hello: 'me' });
+    await expect.poll(() => got, { timeout: 10_000 }).toEqual([{ hello: 'me' }]);
+    off();
+  });
+});

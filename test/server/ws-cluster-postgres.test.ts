@@ -1,0 +1,63 @@
+import type { Sql } from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectPostgres } from '../../persistence/postgres.ts';
+import { createPostgresBus } from '../../persistence/postgres-bus.ts';
+import type { Bus } from '../../persistence/types.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { connect, type Frame, reviewerToken, SERVICE_KEY, startNode, type TestNode } from './ws-harness.ts';
+
+describe('WebSocket across two nodes on one Postgres, without Redis (LISTEN/NOTIFY)', () => {
+  let db: TestDatabase;
+  let a: TestNode;
+  let b: TestNode;
+  const buses: Bus[] = [];
+  const pools: Sql[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    for (let i = 0; i < 2; i++) {
+      const sql = connectPostgres(db.url, { max: 3 });
+      pools.push(sql);
+      buses.push(createPostgresBus(sql));
+    }
+    a = await startNode({ db, bus: buses[0], node: 'node-a' });
+    b = await startNode({ db, bus: buses[1], node: 'node-b' });
+    // Both nodes listen before anything is published (LISTEN is not retroactive).
+    for (let i = 0; i < 200 && !buses.every((x) => x.healthy()); i++)
+      await new Promise((r) => setTimeout(r, 50));
+  });
+  afterAll(async () => {
+    await b?.close(false);
+    await a?.close(false);
+    for (const bus of buses) await bus.close();
+    for (const p of pools) await p.end({ timeout: 5 });
+    await db?.drop();
+  });
+
+  it('a reviewer socket on node B gets the approval request of a run created on node A, and decides it', async () => {
+    const reviewer = await connect(b.url, await reviewerToken('u1', []));
+    const service = await connect(b.url, SERVICE_KEY);
+    await service.request('subscribe', { session_id: 's1' });
+    const runId = (await a.createRun()).snapshot.context.run_id;
+    const isRequest = (f: Frame) => f.type === 'hitl_approval_request' && f.data['run_id'] === runId;
+    const request = await reviewer.next(isRequest);
+    expect(request.data).toMatchObject({ checkpoint_type: 'information_review', status: 'pending' });
+    const ack = await reviewer.request('hitl_approval_response', {
+      approval_id: request.data['approval_id'],
+      action: 'approve',
+    });
+    expect(ack.data).toMatchObject({ success: true, current_step: 'payload_review' });
+    await reviewer.next((f) => isRequest(f) && f.data['checkpoint_type'] === 'payload_review');
+    // Node B's session subscriber saw the run's whole log, written on both nodes, once each.
+    const seq = (await a.host.listEvents(runId, 0, 100)).length;
+    await service.next(
+      (f) => f.type === 'hitl_status_update' && f.data['run_id'] === runId && f.data['seq'] === seq,
+    );
+    const seqs = service.frames
+      .filter((f) => f.type === 'hitl_status_update' && f.data['run_id'] === runId)
+      .map((f) => f.data['seq']);
+    expect(seqs).toEqual(Array.from({ length: seq }, (_, i) => i + 1));
+    reviewer.close();
+    service.close();
+  });
+});
