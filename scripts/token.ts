@@ -19,9 +19,9 @@ export function parseTtl(value: string): number | null {
 
 /** The claims and signed token, or why not. */
 export async function makeToken(opts: {
-  sub: string | undefined;
-  roles: string | undefined;
-  ttl: string | undefined;
+  sub?: string | undefined;
+  roles?: string | undefined;
+  ttl?: string | undefined;
   secret: string | undefined;
   now?: number;
 }): Promise<{ token: string } | { problem: string }> {
