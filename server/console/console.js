@@ -1,14 +1,31 @@
 // @ts-check
 /**
- * hitl-runs review console: sign in with a token, list pending approvals over the WebSocket
- * (SPEC §4), look at one, decide it. The token lives in this tab's sessionStorage only; it goes to
- * this server alone and is never shown, logged or put in the address bar.
+ * hitl-runs review console: sign in with a token, work the inbox of pending approvals over the
+ * WebSocket, look at one beside its original input, decide it, look back at the history. All state
+ * lives in one `@xstate/store` store (store.js); this file connects it to the socket, the page and
+ * the keyboard. The token lives in this tab's sessionStorage only and goes to this server alone.
  */
-import { contextView } from './context.js';
-import { decisionForm } from './decide.js';
-import { byId, countdownView, facts, formatTime, h, shortId, text, updateCountdown } from './dom.js';
+
+import { forgetDraft, readAnswer } from './decide.js';
+import { approvalDetail } from './detail.js';
+import {
+  actorName,
+  age,
+  byId,
+  countdownView,
+  h,
+  money,
+  shortId,
+  snippet,
+  text,
+  updateCountdown,
+} from './dom.js';
+import { historyList, runHistory } from './history.js';
+import { createReader } from './http.js';
 import { updateExpiryNotice } from './media.js';
 import { checkToken, createSocket } from './socket.js';
+import { checkpointTypes, createConsoleStore, selection, summaryOf, visibleApprovals } from './store.js';
+import { createStore } from './xstate-store.js';
 
 /** @typedef {import('./context.js').Approval} Approval */
 /** @typedef {import('./socket.js').Frame} Frame */
@@ -19,7 +36,6 @@ const MAX_PAGES = 10;
 const MAX_ACTIVITY = 50;
 /** Error codes that mean the approval is no longer anyone's to decide. */
 const GONE = ['approval_not_pending', 'approval_not_found', 'run_terminal'];
-
 const VERBS = /** @type {Record<string, string>} */ ({
   approve: 'approved',
   edit: 'edited',
@@ -29,18 +45,12 @@ const VERBS = /** @type {Record<string, string>} */ ({
   cancelled: 'cancelled',
 });
 
-const state = {
-  /** @type {import('./socket.js').Socket | null} */
-  socket: null,
-  /** Pending approvals by id. @type {Map<string, Approval>} */
-  approvals: new Map(),
-  /** Ids seen resolved: a list reply read before the resolution never brings them back. */
-  resolved: new Set(),
-  /** @type {Approval | null} */
-  selected: null,
-  /** Why the selected approval is no longer pending, once it is not. @type {string | null} */
-  selectedGone: null,
-};
+const store = createConsoleStore(createStore);
+/** @type {import('./socket.js').Socket | null} */
+let socket = null;
+/** This tab's actor (`user:<sub>` for a reviewer), to say "you". @type {string | null} */
+let me = null;
+const reader = createReader(() => sessionStorage.getItem(TOKEN_KEY));
 
 /**
  * A line in the activity log (newest first).
@@ -56,16 +66,6 @@ function activity(kind, message) {
   while (log.children.length > MAX_ACTIVITY) log.lastElementChild?.remove();
 }
 
-/**
- * @param {string} status
- * @param {string} message
- */
-function setConnection(status, message) {
-  const node = byId('connection');
-  node.className = `connection ${status}`;
-  node.textContent = message;
-}
-
 /** @param {Approval | null | undefined} a */
 function describe(a) {
   if (!a) return 'an approval';
@@ -77,32 +77,36 @@ function describe(a) {
 /**
  * Who the token says we are, without showing it: a reviewer JWT's `sub` and roles.
  * @param {string} token
+ * @returns {{ label: string, actor: string | null }}
  */
 function whoami(token) {
   const parts = token.split('.');
-  if (parts.length !== 3) return 'Signed in with a service key';
+  if (parts.length !== 3) return { label: 'Signed in with a service key', actor: null };
   try {
     const claims = JSON.parse(atob((parts[1] ?? '').replace(/-/g, '+').replace(/_/g, '/')));
     const roles = Array.isArray(claims.roles) ? ` (${claims.roles.map(text).join(', ')})` : '';
-    return `Signed in as reviewer ${text(claims.sub)}${roles}`;
+    return { label: `Signed in as reviewer ${text(claims.sub)}${roles}`, actor: `user:${text(claims.sub)}` };
   } catch {
-    return 'Signed in as a reviewer';
+    return { label: 'Signed in as a reviewer', actor: null };
   }
 }
 
 /** @param {string} token */
 function signIn(token) {
+  store.trigger.signedIn();
   byId('sign-in').hidden = true;
   byId('workspace').hidden = false;
   byId('sign-out').hidden = false;
-  const who = byId('whoami');
-  who.textContent = whoami(token);
-  who.hidden = false;
-  state.socket = createSocket({
+  byId('tabs').hidden = false;
+  const who = whoami(token);
+  me = who.actor;
+  byId('whoami').textContent = who.label;
+  byId('whoami').hidden = false;
+  socket = createSocket({
     token,
     onOpen: listPending, // nothing is pushed on connect: ask, after every (re)connect
     onPush,
-    onStatus: setConnection,
+    onStatus: (status, message) => store.trigger.connectionChanged({ status, message }),
     onRefused: () => signOut('The server no longer accepts this token; sign in again.'),
   });
 }
@@ -110,21 +114,16 @@ function signIn(token) {
 /** @param {string} [message] why, shown on the sign-in form */
 function signOut(message = '') {
   sessionStorage.removeItem(TOKEN_KEY);
-  state.socket?.close();
-  state.socket = null;
-  state.approvals.clear();
-  state.resolved.clear();
-  state.selected = null;
+  socket?.close();
+  socket = null;
+  me = null;
+  reader.clear();
+  store.trigger.signedOut();
   // The next person to sign in on this tab sees nothing of this session.
   byId('activity').replaceChildren();
-  renderList();
-  renderDetail();
-  byId('workspace').hidden = true;
-  byId('sign-out').hidden = true;
-  byId('whoami').hidden = true;
+  for (const id of ['workspace', 'sign-out', 'whoami', 'tabs']) byId(id).hidden = true;
   byId('sign-in').hidden = false;
   byId('sign-in-error').textContent = message;
-  setConnection('signed-out', 'Signed out');
   byId('token').focus();
 }
 
@@ -150,62 +149,31 @@ async function onSignIn(event) {
   signIn(token);
 }
 
-// ---- pending approvals --------------------------------------------------------------------------
+// ---- the socket ---------------------------------------------------------------------------------
 
 /** Ask for every pending approval, page by page; what is no longer listed was decided meanwhile. */
 function listPending() {
-  const before = new Set(state.approvals.keys());
-  const listed = new Set();
+  /** @type {Approval[]} */
+  const all = [];
   let pages = 0;
   /** @param {string | null} cursor */
   const page = (cursor) =>
-    state.socket?.request(
-      'hitl_list_pending',
-      { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) },
-      (frame) => {
-        if (frame.type !== 'hitl_pending_approvals') {
-          const e = /** @type {{ code?: unknown, message?: unknown }} */ (frame.data ?? {});
-          activity('fail', `Could not list pending approvals: ${text(e.code)}: ${text(e.message)}`);
-          return;
-        }
-        const data = /** @type {{ approvals: Approval[], next_cursor: string | null }} */ (frame.data);
-        for (const a of data.approvals) {
-          listed.add(a.approval_id);
-          keep(a);
-        }
-        pages += 1;
-        if (data.next_cursor && pages < MAX_PAGES) {
-          page(data.next_cursor);
-          return;
-        }
-        if (!data.next_cursor) for (const id of before) if (!listed.has(id)) state.approvals.delete(id);
-        renderList();
-        if (state.selected && !state.approvals.has(state.selected.approval_id)) {
-          gone(state.selected.approval_id, 'This approval is no longer pending.');
-        }
-      },
-    );
+    socket?.request('hitl_list_pending', { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }, (frame) => {
+      if (frame.type !== 'hitl_pending_approvals') {
+        const e = /** @type {{ code?: unknown, message?: unknown }} */ (frame.data ?? {});
+        activity('fail', `Could not list pending approvals: ${text(e.code)}: ${text(e.message)}`);
+        return;
+      }
+      const data = /** @type {{ approvals: Approval[], next_cursor: string | null }} */ (frame.data);
+      all.push(...data.approvals);
+      pages += 1;
+      if (data.next_cursor && pages < MAX_PAGES) {
+        page(data.next_cursor);
+        return;
+      }
+      store.trigger.listed({ approvals: all, complete: !data.next_cursor });
+    });
   page(null);
-}
-
-/** @param {Approval} a */
-function keep(a) {
-  if (a.status === 'pending' && !state.resolved.has(a.approval_id)) state.approvals.set(a.approval_id, a);
-}
-
-/**
- * An approval is no longer pending: out of the list, and the detail says why if it is open.
- * @param {string} id
- * @param {string} why
- */
-function gone(id, why) {
-  state.resolved.add(id);
-  state.approvals.delete(id);
-  renderList();
-  if (state.selected?.approval_id === id && !state.selectedGone) {
-    state.selectedGone = why;
-    renderDetail();
-  }
 }
 
 /** @param {Frame} frame a frame that answers no request */
@@ -213,118 +181,235 @@ function onPush(frame) {
   if (frame.type === 'hitl_approval_request') {
     const a = /** @type {Approval} */ (frame.data);
     if (typeof a?.approval_id !== 'string') return;
-    keep(a);
-    renderList();
+    store.trigger.requested({ approval: a });
     activity('info', `New approval: ${describe(a)}`);
   } else if (frame.type === 'hitl_approval_resolved') {
     const d = /** @type {{ approval_id?: unknown, action?: unknown, actor?: unknown }} */ (frame.data ?? {});
     const id = String(d.approval_id);
-    const known = state.approvals.get(id) ?? (state.selected?.approval_id === id ? state.selected : null);
+    const ctx = store.getSnapshot().context;
+    const known = ctx.inbox[id] ?? (ctx.shown?.approval_id === id ? ctx.shown : null);
     const verb = VERBS[String(d.action)] ?? text(d.action);
-    const by = d.actor ? ` by ${text(d.actor)}` : '';
-    if (known) activity('info', `${describe(known)} was ${verb}${by}`);
-    gone(id, `This approval was ${verb}${by}.`);
+    const by = d.actor ? ` by ${actorName(d.actor, me)}` : '';
+    if (known && !ctx.decided[id]) activity('info', `${describe(known)} was ${verb}${by}`);
+    store.trigger.resolved({ approval_id: id, why: `This approval was ${verb}${by}.` });
+    reader.clear();
   } else if (frame.type === 'error') {
     const e = /** @type {{ code?: unknown, message?: unknown }} */ (frame.data ?? {});
     activity('fail', `Server error: ${text(e.code)}: ${text(e.message)}`);
   }
 }
 
-/** @param {Approval} a */
-function itemView(a) {
+/**
+ * Send a decision on the selected approval; the answer goes to the store and the activity log.
+ * @param {string} action
+ * @param {Record<string, unknown>} [edits]
+ * @param {string} [reason]
+ */
+function decide(action, edits, reason) {
+  const sel = selection(store.getSnapshot().context);
+  if (!sel || sel.decided) return;
+  const a = sel.approval;
+  const data = {
+    approval_id: a.approval_id,
+    action,
+    ...(edits ? { edits } : {}),
+    ...(reason ? { reason } : {}),
+    timestamp: new Date().toISOString(),
+  };
+  const sent = socket?.request('hitl_approval_response', data, (frame) => {
+    const answer = readAnswer(action, describe(a), frame);
+    activity(answer.success ? 'ok' : 'fail', answer.message);
+    if (answer.success) forgetDraft(a.approval_id);
+    reader.clear();
+    store.trigger.decisionAnswered({
+      approval_id: a.approval_id,
+      success: answer.success,
+      message: answer.message,
+      at: new Date().toISOString(),
+      ...(answer.code && GONE.includes(answer.code)
+        ? { gone: `${answer.message}. Someone else decided it first, or it expired.` }
+        : {}),
+    });
+  });
+  if (!sent) {
+    activity('fail', 'Not connected: wait for the connection to come back, then try again.');
+    return;
+  }
+  store.trigger.decisionSent({
+    approval_id: a.approval_id,
+    action,
+    at: new Date().toISOString(),
+    ...(edits ? { edits } : {}),
+  });
+}
+
+// ---- rendering ----------------------------------------------------------------------------------
+
+/**
+ * One inbox row: the prompt, then checkpoint · model · cost, then user · age · time left.
+ * @param {Approval} a
+ * @param {boolean} current
+ * @param {number} now
+ */
+function rowView(a, current, now) {
+  const s = summaryOf(a);
   const button = h(
     'button',
     {
       type: 'button',
       class: 'approval-item',
       'data-approval-id': a.approval_id,
-      'aria-current': state.selected?.approval_id === a.approval_id ? 'true' : undefined,
+      'aria-current': current ? 'true' : undefined,
     },
-    h('span', { class: 'type' }, a.checkpoint_type),
+    h('span', { class: 'line' }, snippet(s.prompt, 70) || '(no prompt)'),
     h(
       'span',
       { class: 'meta' },
-      a.run_id ? `run ${shortId(a.run_id)}` : 'standalone',
-      ` · user ${a.user_id ?? '—'}`,
+      h('span', { class: `type ${a.checkpoint_type}` }, a.checkpoint_type),
+      ` · ${s.model || 'model unknown'} · ${money(s.cost)}`,
     ),
-    h('span', { class: 'meta' }, `created ${formatTime(a.created_at)} · `, countdownView(a.expires_at)),
+    h(
+      'span',
+      { class: 'meta' },
+      `user ${a.user_id ?? '—'}${a.session_id ? ` · ${a.session_id}` : ''} · ${age(a.created_at, now)} old · `,
+      countdownView(a.expires_at),
+    ),
   );
-  button.addEventListener('click', () => select(a.approval_id));
+  button.addEventListener('click', () => store.trigger.selected({ id: a.approval_id }));
   return h('li', {}, button);
 }
 
-function renderList() {
+let detailKey = '';
+
+function render() {
+  const ctx = store.getSnapshot().context;
+  const now = Date.now();
+  const node = byId('connection');
+  node.className = `connection ${ctx.connection.status}`;
+  node.textContent = ctx.connection.message;
+
+  byId('inbox').hidden = ctx.view !== 'inbox';
+  byId('history').hidden = ctx.view !== 'history';
+  byId('tab-inbox').setAttribute('aria-pressed', String(ctx.view === 'inbox'));
+  byId('tab-history').setAttribute('aria-pressed', String(ctx.view === 'history'));
+
+  // The inbox.
+  const rows = visibleApprovals(ctx, now);
   const list = byId('pending-list');
   const focused = document.activeElement?.closest('[data-approval-id]')?.getAttribute('data-approval-id');
-  const items = [...state.approvals.values()].sort(
-    (x, y) => Date.parse(x.expires_at) - Date.parse(y.expires_at),
-  );
-  list.replaceChildren(...items.map(itemView));
-  byId('pending-count').textContent = String(items.length);
-  byId('pending-empty').hidden = items.length > 0;
-  if (focused) {
-    /** @type {HTMLElement | null} */ (
-      list.querySelector(`[data-approval-id="${CSS.escape(focused)}"]`)
-    )?.focus();
+  list.replaceChildren(...rows.map((a) => rowView(a, a.approval_id === ctx.selectedId, now)));
+  const total = Object.keys(ctx.inbox).length;
+  byId('pending-count').textContent = rows.length === total ? String(total) : `${rows.length} of ${total}`;
+  byId('pending-empty').hidden = rows.length > 0;
+  byId('pending-empty').textContent =
+    total > 0 ? 'No pending approval matches the filters.' : 'No pending approvals.';
+  const select = /** @type {HTMLSelectElement} */ (byId('filter-checkpoint'));
+  const types = ['', ...new Set([...checkpointTypes(ctx), ctx.filters.checkpoint].filter(Boolean))];
+  if ([...select.options].map((o) => o.value).join() !== types.join()) {
+    select.replaceChildren(...types.map((t) => h('option', { value: t }, t || 'all')));
   }
-}
+  select.value = ctx.filters.checkpoint;
+  const target = focused ?? (list.contains(document.activeElement) ? null : undefined);
+  if (target)
+    /** @type {HTMLElement | null} */ (
+      list.querySelector(`[data-approval-id="${CSS.escape(target)}"]`)
+    )?.focus();
 
-/** @param {string} id */
-function select(id) {
-  const a = state.approvals.get(id);
-  if (!a) return;
-  state.selected = a;
-  state.selectedGone = null;
-  renderList();
-  renderDetail();
-}
-
-// ---- one approval -------------------------------------------------------------------------------
-
-/** @param {Approval} a */
-function decide(a) {
-  const what = describe(a);
-  return decisionForm(a, {
-    what,
-    send: (data, onReply) => state.socket?.request('hitl_approval_response', data, onReply) ?? false,
-    answered(action, answer) {
-      activity(answer.success ? 'ok' : 'fail', answer.message);
-      if (answer.success)
-        gone(a.approval_id, `You ${VERBS[action] ?? action} this approval: ${answer.message}.`);
-      else if (answer.code && GONE.includes(answer.code)) {
-        gone(a.approval_id, `${answer.message}. Someone else decided it first, or it expired.`);
-      }
-    },
-  });
-}
-
-function renderDetail() {
+  // The detail pane: rebuilt only when what it shows changes (an editor keeps its text).
+  const sel = selection(ctx);
+  const key = JSON.stringify([
+    ctx.view,
+    ctx.historyRunId,
+    sel?.approval.approval_id,
+    ctx.gone,
+    ctx.editing,
+    ctx.confirming,
+    sel ? ctx.pending[sel.approval.approval_id]?.action : null,
+    Boolean(sel?.decided),
+  ]);
+  if (key === detailKey) return;
+  detailKey = key;
+  const title = byId('detail-title');
   const body = byId('detail-body');
-  const a = state.selected;
-  if (!a) {
-    byId('detail-title').textContent = 'Approval';
+  if (ctx.view === 'history') {
+    if (!ctx.historyRunId) {
+      title.textContent = 'Run';
+      body.replaceChildren(h('p', { class: 'muted' }, 'Select a decided approval or a finished run.'));
+    } else {
+      title.textContent = `Run ${shortId(ctx.historyRunId)}`;
+      body.replaceChildren(runHistory(reader, ctx.historyRunId, me));
+    }
+    return;
+  }
+  if (!sel) {
+    title.textContent = 'Approval';
     body.replaceChildren(h('p', { class: 'muted' }, 'Select an approval to see what it asks.'));
     return;
   }
-  byId('detail-title').textContent = `${a.checkpoint_type}${a.run_id ? ` · run ${shortId(a.run_id)}` : ''}`;
-  const reviewers = /** @type {{ user_ids?: unknown[], roles?: unknown[] } | null} */ (a.reviewers);
-  const who = [
-    ...(reviewers?.user_ids ?? []).map((u) => `user ${text(u)}`),
-    ...(reviewers?.roles ?? []).map((r) => `role ${text(r)}`),
-  ];
+  const a = sel.approval;
+  title.textContent = `${a.checkpoint_type}${a.run_id ? ` · run ${shortId(a.run_id)}` : ''}`;
   body.replaceChildren(
-    facts([
-      ['Run', a.run_id ?? 'standalone approval'],
-      ['Approval', a.approval_id],
-      ['User', a.user_id ?? ''],
-      ['Session', a.session_id ?? ''],
-      ['Created', formatTime(a.created_at)],
-      ['Expires', h('span', {}, formatTime(a.expires_at), ' (', countdownView(a.expires_at), ')')],
-      ['Reviewers', who.join(', ')],
-    ]),
-    ...contextView(a).filter((n) => n !== null),
-    state.selectedGone ? h('p', { class: 'notice', role: 'status' }, state.selectedGone) : decide(a),
+    ...approvalDetail(
+      {
+        approval: a,
+        decided: sel.decided,
+        gone: ctx.gone,
+        editing: ctx.editing,
+        confirming: ctx.confirming,
+        pending: ctx.pending[a.approval_id],
+        me,
+      },
+      reader,
+      {
+        decide,
+        startEdit: () => store.trigger.editStarted(),
+        cancelEdit: () => store.trigger.editCancelled(),
+        ask: (action) => store.trigger.confirmAsked({ action }),
+        cancelAsk: () => store.trigger.confirmCancelled(),
+      },
+    ),
   );
+}
+
+function showHistory() {
+  store.trigger.viewed({ view: 'history' });
+  reader.clear();
+  byId('history-list').replaceChildren(
+    historyList(reader, {
+      me,
+      now: Date.now(),
+      open: (runId) => store.trigger.viewed({ view: 'history', run_id: runId }),
+    }),
+  );
+}
+
+// ---- keyboard -----------------------------------------------------------------------------------
+
+/** @param {KeyboardEvent} e */
+function onKey(e) {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  const t = /** @type {HTMLElement | null} */ (e.target);
+  if (t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName))) return;
+  const ctx = store.getSnapshot().context;
+  if (byId('workspace').hidden || ctx.view !== 'inbox') return;
+  if (e.key === 'j' || e.key === 'k') {
+    store.trigger.moved({ by: e.key === 'j' ? 1 : -1, now: Date.now() });
+    /** @type {HTMLElement | null} */ (
+      document.querySelector('#pending-list [aria-current="true"]')
+    )?.focus();
+    e.preventDefault();
+    return;
+  }
+  const sel = selection(ctx);
+  if (!sel || sel.decided || ctx.gone || ctx.pending[sel.approval.approval_id]) return;
+  const offered = sel.approval.actions;
+  if (e.key === 'a' && offered.includes('approve')) decide('approve');
+  else if (e.key === 'e' && offered.includes('edit')) {
+    store.trigger.editStarted();
+    /** @type {HTMLElement | null} */ (document.getElementById('edits'))?.focus();
+  } else if (e.key === 'r' && offered.includes('reject')) store.trigger.confirmAsked({ action: 'reject' });
+  else return;
+  e.preventDefault();
 }
 
 // ---- the clock and start-up ---------------------------------------------------------------------
@@ -340,13 +425,30 @@ function tick() {
 }
 
 function start() {
+  store.subscribe(render);
   byId('sign-in-form').addEventListener('submit', (e) => void onSignIn(/** @type {SubmitEvent} */ (e)));
   byId('sign-out').addEventListener('click', () => signOut());
   byId('refresh').addEventListener('click', () => {
-    if (state.socket?.isOpen()) listPending();
-    else state.socket?.reconnectNow();
+    if (socket?.isOpen()) listPending();
+    else socket?.reconnectNow();
   });
+  byId('tab-inbox').addEventListener('click', () => store.trigger.viewed({ view: 'inbox' }));
+  byId('tab-history').addEventListener('click', showHistory);
+  byId('history-refresh').addEventListener('click', showHistory);
+  const value = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ (byId(id)).value;
+  byId('filter-checkpoint').addEventListener('change', () =>
+    store.trigger.filtered({ checkpoint: value('filter-checkpoint') }),
+  );
+  byId('filter-user').addEventListener('input', () => store.trigger.filtered({ user: value('filter-user') }));
+  byId('filter-session').addEventListener('input', () =>
+    store.trigger.filtered({ session: value('filter-session') }),
+  );
+  byId('sort').addEventListener('change', () =>
+    store.trigger.sorted({ sort: /** @type {import('./store.js').Sort} */ (value('sort')) }),
+  );
+  document.addEventListener('keydown', onKey);
   setInterval(tick, 1000);
+  render();
   const saved = sessionStorage.getItem(TOKEN_KEY);
   if (saved) signIn(saved);
   else byId('token').focus();

@@ -146,7 +146,12 @@ export const transitions = {
    * @param {{ approval_id: string, why: string }} e
    * @returns {ConsoleContext}
    */
-  resolved: (ctx, e) => (ctx.decided[e.approval_id] ? ctx : close(ctx, e.approval_id, e.why)),
+  resolved: (ctx, e) => {
+    if (ctx.decided[e.approval_id]) return ctx;
+    // Our own decision may be announced before its answer comes: the answer settles it.
+    if (ctx.pending[e.approval_id]) return { ...ctx, resolved: remember(ctx.resolved, e.approval_id) };
+    return close(ctx, e.approval_id, e.why);
+  },
   /**
    * @param {ConsoleContext} ctx
    * @param {{ id: string | null }} e
@@ -238,7 +243,8 @@ export const transitions = {
     const sent = ctx.pending[e.approval_id];
     if (!sent) return ctx;
     const { [e.approval_id]: _done, ...pending } = ctx.pending;
-    const approval = ctx.inbox[e.approval_id];
+    const approval =
+      ctx.inbox[e.approval_id] ?? (ctx.shown?.approval_id === e.approval_id ? ctx.shown : undefined);
     if (e.success && approval) {
       /** @type {Decided} */
       const decided = {

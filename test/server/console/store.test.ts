@@ -141,6 +141,20 @@ describe('the console store', () => {
     expect(store.getSnapshot().context.gone).toBeNull();
   });
 
+  it('settles our own decision by its answer, also when the resolved push comes first', () => {
+    const store = signedIn();
+    const a = approval();
+    store.trigger.requested({ approval: a });
+    store.trigger.selected({ id: a.approval_id });
+    store.trigger.decisionSent({ approval_id: a.approval_id, action: 'reject', at: 't1' });
+    store.trigger.resolved({ approval_id: a.approval_id, why: 'This approval was rejected by you.' });
+    store.trigger.decisionAnswered({ approval_id: a.approval_id, success: true, message: 'ok', at: 't2' });
+    const ctx = store.getSnapshot().context;
+    expect(ctx.gone).toBeNull();
+    expect(selection(ctx)?.decided?.action).toBe('reject');
+    expect(visibleApprovals(ctx)).toEqual([]);
+  });
+
   it('on a failed decision lets the reviewer try again, unless the approval is gone', () => {
     const store = signedIn();
     const [a, b] = [approval(), approval()];
