@@ -129,7 +129,7 @@ export function decisionForm(a, state, deps) {
     const editor = /** @type {HTMLTextAreaElement} */ (
       h('textarea', {
         id: 'edits',
-        rows: '12',
+        rows: '8',
         spellcheck: 'false',
         'aria-describedby': 'edits-help edits-error',
       })
