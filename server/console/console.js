@@ -191,7 +191,8 @@ function onPush(frame) {
     const verb = VERBS[String(d.action)] ?? text(d.action);
     const by = d.actor ? ` by ${actorName(d.actor, me)}` : '';
     // Our own decisions are logged with their answer.
-    if (known && !ctx.decided[id] && !ctx.pending[id]) activity('info', `${describe(known)} was ${verb}${by}`);
+    if (known && !ctx.decided[id] && !ctx.pending[id])
+      activity('info', `${describe(known)} was ${verb}${by}`);
     store.trigger.resolved({ approval_id: id, why: `This approval was ${verb}${by}.` });
     reader.clear();
   } else if (frame.type === 'error') {

@@ -27,14 +27,20 @@ describeBrowser('the API reference (/docs) in Chromium, offline', () => {
     await page.goto(`${server.url}/docs`);
     await page.locator('.opblock-summary-path', { hasText: '/hitl/runs/{id}' }).first().waitFor();
     const paths = await page.locator('.opblock-summary-path').allTextContents();
-    const documented = Object.keys((await t.call('GET', '/openapi.json', { token: null })).json.paths as object);
+    const documented = Object.keys(
+      (await t.call('GET', '/openapi.json', { token: null })).json.paths as object,
+    );
     for (const p of documented) expect(paths.map((x) => x.replace(/\u200b/g, ''))).toContain(p);
 
-    await page.locator('.opblock-summary-path', { hasText: /^\/hitl\/runs\/\{id\}$/ }).first().click();
+    await page
+      .locator('.opblock-summary-path', { hasText: /^\/hitl\/runs\/\{id\}$/ })
+      .first()
+      .click();
     await page.getByText('Example Value').first().waitFor();
     expect(await page.locator('.opblock.is-open').textContent()).toContain('awaiting_human');
     const schemas = (await page.locator('section.models').textContent()) ?? '';
-    for (const name of ['RunView', 'RunStatusView', 'ApprovalView', 'EventRow']) expect(schemas).toContain(name);
+    for (const name of ['RunView', 'RunStatusView', 'ApprovalView', 'EventRow'])
+      expect(schemas).toContain(name);
     await page.screenshot({ path: join(SHOTS, 'docs.png') });
     expect(browser.problems).toEqual([]);
     expect(browser.offsite).toEqual([]);
