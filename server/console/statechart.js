@@ -94,7 +94,7 @@ export function statechartView(machine, view) {
       .trim();
     const g = s('g', { class: cls, 'data-state': p.key });
     g.append(
-      s('rect', { x, y: 10, width: BOX_W, height: boxH, rx: 10 }),
+      s('rect', { x, y: 10, width: BOX_W, height: boxH, rx: 10, class: 'box' }),
       s('text', { x: x + BOX_W / 2, y: 10 + 20, 'text-anchor': 'middle', class: 'phase-name' }, p.key),
     );
     p.states.forEach((child, j) => {
@@ -102,8 +102,8 @@ export function statechartView(machine, view) {
       const on = here && child.key === leaf;
       const c = s('g', { class: on ? 'substate active' : 'substate', 'data-state': `${p.key}.${child.key}` });
       c.append(
-        s('rect', { x: x + 10, y, width: BOX_W - 20, height: ROW - 5, rx: 9 }),
-        s('text', { x: x + BOX_W / 2, y: y + 14, 'text-anchor': 'middle' }, child.key),
+        s('rect', { x: x + 10, y, width: BOX_W - 20, height: ROW - 5, rx: 9, class: 'pill' }),
+        s('text', { x: x + BOX_W / 2, y: y + 14, 'text-anchor': 'middle', class: 'pill-name' }, child.key),
       );
       g.append(c);
     });
@@ -130,7 +130,7 @@ export function statechartView(machine, view) {
     const here = t.key === phase;
     const g = s('g', { class: here ? 'phase terminal active' : 'phase terminal', 'data-state': t.key });
     g.append(
-      s('rect', { x, y: termY, width: termW, height: HEAD, rx: 15 }),
+      s('rect', { x, y: termY, width: termW, height: HEAD, rx: 15, class: 'box' }),
       s('text', { x: x + termW / 2, y: termY + 20, 'text-anchor': 'middle', class: 'phase-name' }, t.key),
     );
     svg.append(g);
