@@ -70,7 +70,11 @@ export function editsProblem(checkpoint: CheckpointType, event: DecisionEvent): 
     if (extra.length > 0) return `retry edits take only payload, not ${extra.join(', ')}`;
     if (!isObject(edits.payload)) return '`edits.payload` must be an object';
     if (!event.built) return 'the edited payload could not be validated';
-    if (hasErrors(event.built.issues)) return 'the edited payload still has errors: fix them before retrying';
+    if (hasErrors(event.built.issues)) {
+      const errors = event.built.issues.filter((i) => i.severity === 'error');
+      const listed = errors.map((i) => i.issue).join('; ');
+      return `the edited payload still has errors, fix them before retrying: ${listed}`;
+    }
   }
   return null;
 }

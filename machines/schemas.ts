@@ -151,6 +151,36 @@ export const ValidationIssue = z.object({
 });
 export type ValidationIssue = z.infer<typeof ValidationIssue>;
 
+/**
+ * A model's input schema (Replicate: the version's openapi `Input`, references resolved, long
+ * texts other than descriptions dropped): what every payload is validated against.
+ */
+export const InputSchema = z.object({
+  properties: z.record(z.string(), z.record(z.string(), z.unknown())),
+  required: z.array(z.string()),
+});
+export type InputSchema = z.infer<typeof InputSchema>;
+
+/** What information review shows about the model's inputs before the payload is built. */
+export const SchemaSummary = z.object({
+  /** Where the schema came from: `example_input`, the version's `openapi_schema`, both, or none. */
+  source: z.enum(['example_input', 'openapi_schema', 'example_input+openapi_schema', 'none']),
+  required: z.array(z.string()),
+  media_fields: z.array(z.string()),
+  prompt_field: z.string().nullable(),
+  /** Each attachment (index into the run's attachments, or a URL found in the prompt) and its field. */
+  attachments: z.array(
+    z.object({
+      index: z.number().int(),
+      from: z.enum(['attachments', 'prompt']),
+      field: z.string().nullable(),
+    }),
+  ),
+  /** Field → the values it takes, in words (e.g. "an integer from 3 to 12"). */
+  constraints: z.record(z.string(), z.string()),
+});
+export type SchemaSummary = z.infer<typeof SchemaSummary>;
+
 export const Capabilities = z.object({
   provider: z.string(),
   model: z.string().nullable(),
@@ -163,6 +193,9 @@ export const Capabilities = z.object({
   types: z.record(z.string(), z.string()).default({}),
   operation_type: z.string(),
   estimated_cost: z.number().nullable(),
+  /** The model's own input schema (Replicate openapi), when known: validation follows it. */
+  input_schema: InputSchema.nullable().optional(),
+  schema_summary: SchemaSummary.optional(),
 });
 export type Capabilities = z.infer<typeof Capabilities>;
 

@@ -1,23 +1,29 @@
-import { z } from 'zod';
 import type { Json } from './types.ts';
 
 /** What a snapshot cache stores under one key: a value and the version it is as of. */
-export const CacheEntry = z.object({ version: z.number().int().nonnegative(), value: z.json() });
-export type CacheEntry = z.infer<typeof CacheEntry>;
-
-/** Parses a stored entry; anything that is not one (garbage, another shape) is a miss. */
-export function parseCacheEntry(raw: string | null): CacheEntry | null {
-  if (raw === null) return null;
-  const parsed = CacheEntry.safeParse(parseJson(raw));
-  return parsed.success ? parsed.data : null;
+export interface CacheEntry {
+  version: number;
+  value: Json;
 }
 
-const JsonValue = z.json();
+/**
+ * Parses a stored entry; anything that is not one (garbage, another shape) is a miss. Only the
+ * envelope is checked: the value is the service's own data and stays opaque (a recursive
+ * re-validation would cost CPU on every read and overflow the stack on deeply nested input).
+ */
+export function parseCacheEntry(raw: string | null): CacheEntry | null {
+  if (raw === null) return null;
+  const parsed = parseJson(raw);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
+  const { version, value } = parsed as { version?: unknown; value?: unknown };
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 0) return null;
+  if (value === undefined) return null;
+  return { version, value: value as Json };
+}
 
-/** Parses a bus message; undefined when it is not JSON. */
+/** Parses a bus message; undefined when it is not JSON. The content stays opaque (see above). */
 export function parseJsonMessage(raw: string): Json | undefined {
-  const parsed = JsonValue.safeParse(parseJson(raw));
-  return parsed.success ? parsed.data : undefined;
+  return parseJson(raw) as Json | undefined;
 }
 
 function parseJson(raw: string): unknown {

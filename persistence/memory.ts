@@ -65,12 +65,12 @@ export function createMemoryBus(): Bus {
         setImmediate(() => {
           // Unsubscribed in the meantime: nothing, as with Redis.
           if (channels.get(channel)?.has(onMessage) !== true) return;
-          const copy = parseJsonMessage(raw);
-          if (copy === undefined) return;
           try {
-            onMessage(copy);
+            const copy = parseJsonMessage(raw);
+            if (copy !== undefined) onMessage(copy);
           } catch {
-            // One subscriber's exception must not stop delivery to the others.
+            // Outside any request: an exception here must neither stop the process nor the
+            // delivery to the other subscribers.
           }
         });
       }

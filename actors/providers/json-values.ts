@@ -49,3 +49,9 @@ export function urlsInValue(value: unknown, out: string[] = []): string[] {
   else if (isRecord(value)) for (const item of Object.values(value)) urlsInValue(item, out);
   return out;
 }
+
+/** Demo content that must not reach the model: a URL, long demo text, or a list made only of them. */
+export function isDemo(example: unknown): boolean {
+  if (Array.isArray(example)) return example.length > 0 && example.every(isDemo);
+  return isUrlLike(example) || isPromptLike(example);
+}

@@ -1,6 +1,8 @@
 import type { Capabilities } from '../../machines/schemas.ts';
-import { isListField, isMediaField, promptFieldOf } from './replicate-schema.ts';
-import { attachmentsOf, isDemo, validateReplicatePayload } from './replicate-validate.ts';
+import { isDemo } from './json-values.ts';
+import type { SchemaChecker } from './replicate-constraints.ts';
+import { isListField, mediaFieldsOf, promptFieldOf } from './replicate-schema.ts';
+import { attachmentsOf, validateReplicatePayload } from './replicate-validate.ts';
 import type { BuiltPayload, ProviderRequest } from './types.ts';
 
 /** The example value a config field keeps, or undefined when it is dropped. */
@@ -19,10 +21,9 @@ function placeAttachments(
   const placed = new Map<string, unknown>();
   const schema = caps.schema ?? {};
   let next = 0;
-  for (const field of Object.keys(schema)) {
+  for (const field of mediaFieldsOf(caps, promptField)) {
     const url = urls[next];
     if (url === undefined) break;
-    if (field === promptField || !isMediaField(field, schema[field])) continue;
     if (isListField(field, schema, caps.types)) {
       placed.set(field, urls.slice(next));
       next = urls.length;
@@ -35,22 +36,42 @@ function placeAttachments(
 }
 
 /**
- * SPEC §5: config fields keep their example defaults; demo URLs and demo text are dropped unless
- * an attachment fills the field; the prompt and the attachments are placed; then validated.
+ * The schema's default for a required field the payload leaves out (never demo content), else
+ * undefined: the only openapi defaults that are sent; the model applies its other defaults itself.
  */
-export function buildReplicatePayload(req: ProviderRequest, caps: Capabilities): BuiltPayload {
-  if (!caps.schema) return validateReplicatePayload(req, caps, { prompt: req.prompt });
+function requiredDefault(caps: Capabilities, field: string): unknown {
+  if (!caps.input_schema?.required.includes(field)) return undefined;
+  return keptExample(caps.input_schema.properties[field]?.default);
+}
+
+/**
+ * SPEC §5: config fields keep their example_input defaults (a schema from openapi alone sends
+ * only what the run supplies); demo URLs and demo text are dropped unless an attachment fills the
+ * field; the prompt and the attachments are placed; required fields left out get the schema's
+ * default; then everything is validated.
+ */
+export function buildReplicatePayload(
+  req: ProviderRequest,
+  caps: Capabilities,
+  checker: SchemaChecker,
+): BuiltPayload {
+  if (!caps.schema) return validateReplicatePayload(req, caps, { prompt: req.prompt }, checker);
   const promptField = promptFieldOf(caps.schema, caps.types);
   const placed = placeAttachments(
     attachmentsOf(req).map((a) => a.url),
     caps,
     promptField,
   );
+  const examplesSent = caps.schema_summary?.source !== 'openapi_schema';
   const payload: Record<string, unknown> = {};
   for (const [field, example] of Object.entries(caps.schema)) {
     const value =
-      field === promptField ? req.prompt : placed.has(field) ? placed.get(field) : keptExample(example);
+      field === promptField
+        ? req.prompt
+        : placed.has(field)
+          ? placed.get(field)
+          : ((examplesSent ? keptExample(example) : undefined) ?? requiredDefault(caps, field));
     if (value !== undefined) payload[field] = value;
   }
-  return validateReplicatePayload(req, caps, payload);
+  return validateReplicatePayload(req, caps, payload, checker);
 }

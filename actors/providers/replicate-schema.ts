@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import type { Capabilities, InputSchema } from '../../machines/schemas.ts';
 import { isRecord, isUrlLike, jsonType } from './json-values.ts';
+import { inputSchemaFromOpenApi, takesUri } from './replicate-input-schema.ts';
 
 /** Fields that take the prompt, in the order they are tried (SPEC §5). */
 export const PROMPT_FIELDS = ['prompt', 'text', 'input', 'query', 'instruction'] as const;
@@ -53,6 +55,8 @@ export interface SchemaInfo {
   schema: Record<string, unknown>;
   required: string[];
   types: Record<string, string>;
+  /** The openapi `Input` schema, flattened (null from example_input alone). */
+  input: InputSchema | null;
 }
 
 /** From example_input: numbers are typed `number`, since a demo value `3` says nothing about 3.5. */
@@ -62,7 +66,7 @@ export function schemaFromExample(example: Record<string, unknown>): SchemaInfo 
     const type = jsonType(value);
     if (type !== 'null') types[field] = type === 'integer' ? 'number' : type;
   }
-  return { schema: example, required: [], types };
+  return { schema: example, required: [], types, input: null };
 }
 
 const Property = z.looseObject({
@@ -106,7 +110,24 @@ export function schemaFromOpenApi(openapi: unknown): SchemaInfo | null {
     const type = prop.type ?? refType(prop.$ref) ?? refType(prop.allOf?.[0]?.$ref);
     if (type) types[field] = type;
   }
-  return { schema, required: input.required ?? [], types };
+  return { schema, required: input.required ?? [], types, input: inputSchemaFromOpenApi(openapi) };
+}
+
+/**
+ * Both sources: example_input keeps its fields, values and order (its values are the defaults
+ * sent); the openapi schema adds its other fields (no value), the exact types, `required` and the
+ * constraints every payload is checked against.
+ */
+export function mergeSchemaInfo(example: SchemaInfo | null, openapi: SchemaInfo | null): SchemaInfo | null {
+  if (!example || !openapi) return example ?? openapi;
+  const schema = { ...example.schema };
+  for (const field of Object.keys(openapi.schema)) if (!(field in schema)) schema[field] = null;
+  return {
+    schema,
+    required: openapi.required,
+    types: { ...example.types, ...openapi.types },
+    input: openapi.input,
+  };
 }
 
 /** The field that takes the prompt: the first of PROMPT_FIELDS that holds text. */
@@ -137,4 +158,13 @@ export function isListField(
   types: Record<string, string>,
 ): boolean {
   return Array.isArray(schema[field]) || types[field] === 'array';
+}
+
+/** The fields that take files, in schema order: known media names, demo URLs, or `format: uri`. */
+export function mediaFieldsOf(caps: Capabilities, promptField: string | null): string[] {
+  const schema = caps.schema ?? {};
+  const props = caps.input_schema?.properties ?? {};
+  return Object.keys(schema).filter(
+    (f) => f !== promptField && (isMediaField(f, schema[f]) || takesUri(props[f])),
+  );
 }

@@ -1,7 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Capabilities, Severity, ValidationIssue } from '../../machines/schemas.ts';
-import { fitsType, isPromptLike, isUrlLike, jsonType, urlsInText } from './json-values.ts';
-import { isMediaField, PROMPT_FIELDS, promptFieldOf } from './replicate-schema.ts';
+import { fitsType, isDemo, isPromptLike, jsonType, urlsInText } from './json-values.ts';
+import type { SchemaChecker } from './replicate-constraints.ts';
+import { mediaFieldsOf, PROMPT_FIELDS, promptFieldOf } from './replicate-schema.ts';
 import type { BuiltPayload, ProviderRequest } from './types.ts';
 
 /** An attachment to place: `document_url`, then `attachments`, then URLs found in the prompt. */
@@ -27,12 +28,6 @@ export function attachmentsOf(req: ProviderRequest): Attachment[] {
     }
   }
   return out;
-}
-
-/** Demo content that must not reach the model: a URL, long demo text, or a list made only of them. */
-export function isDemo(example: unknown): boolean {
-  if (Array.isArray(example)) return example.length > 0 && example.every(isDemo);
-  return isUrlLike(example) || isPromptLike(example);
 }
 
 function issue(
@@ -67,6 +62,8 @@ interface Check {
   payload: Record<string, unknown>;
   promptField: string | null;
   attachmentFields: string[];
+  /** The input schema's constraint issues; null when there is no usable input schema. */
+  constraintIssues: ValidationIssue[] | null;
 }
 
 function promptNotPlaced({ payload, promptField }: Check): ValidationIssue[] {
@@ -80,12 +77,13 @@ function promptNotPlaced({ payload, promptField }: Check): ValidationIssue[] {
 
 function attachmentsNotPlaced({
   req,
+  caps,
   schema,
   payload,
   promptField,
   attachmentFields,
 }: Check): ValidationIssue[] {
-  const media = Object.keys(schema ?? {}).filter((f) => f !== promptField && isMediaField(f, schema?.[f]));
+  const media = mediaFieldsOf(caps, promptField);
   const fix =
     media.length > 0
       ? `Put it in one of: ${media.join(', ')}`
@@ -119,9 +117,18 @@ function requiredTextEmpty({ caps, schema, payload, promptField }: Check): Valid
     .map((f) => issue(f, `Required field ${f} is empty`, 'error', `Write the text for ${f}`, false));
 }
 
-function wrongTypes({ caps, payload }: Check): ValidationIssue[] {
+/** Every constraint of the model's input schema (enum, range, length, pattern, uri, items, required). */
+function schemaConstraints({ caps, constraintIssues }: Check): ValidationIssue[] {
+  if (constraintIssues || !caps.input_schema) return constraintIssues ?? [];
+  const text = "The model's input schema could not be compiled: only types are checked";
+  return [issue('schema', text, 'warning', 'Check the payload against the model page by hand', false)];
+}
+
+/** Types from the schema, for fields the input schema did not already check. */
+function wrongTypes({ caps, payload, constraintIssues }: Check): ValidationIssue[] {
+  const checked = constraintIssues ? (caps.input_schema?.properties ?? {}) : {};
   return Object.entries(payload).flatMap(([field, value]) => {
-    const expected = caps.types[field];
+    const expected = Object.hasOwn(checked, field) ? undefined : caps.types[field];
     if (expected === undefined || fitsType(expected, value)) return [];
     const fix =
       value === null ? 'Remove the field to use the model default' : `Give ${field} a ${expected} value`;
@@ -154,10 +161,22 @@ function demoLeftOut({ schema, payload, promptField }: Check): ValidationIssue[]
     });
 }
 
+/** One error per field: the first rule that finds one speaks (an empty required prompt is not also "too short"). */
+function onePerField(issues: ValidationIssue[]): ValidationIssue[] {
+  const errored = new Set<string>();
+  return issues.filter((i) => {
+    if (i.severity !== 'error') return true;
+    if (errored.has(i.field)) return false;
+    errored.add(i.field);
+    return true;
+  });
+}
+
 const RULES = [
   promptNotPlaced,
   attachmentsNotPlaced,
   requiredTextEmpty,
+  schemaConstraints,
   wrongTypes,
   unknownFields,
   emptyLists,
@@ -169,6 +188,7 @@ export function validateReplicatePayload(
   req: ProviderRequest,
   caps: Capabilities,
   payload: Record<string, unknown>,
+  checker: SchemaChecker,
 ): BuiltPayload {
   const schema = caps.schema;
   const promptField = promptFieldOf(schema, caps.types);
@@ -176,13 +196,16 @@ export function validateReplicatePayload(
   const attachmentFields = Object.keys(payload).filter(
     (f) => f !== promptField && urls.some((url) => holds(payload[f], url)),
   );
-  const check: Check = { req, caps, schema, payload, promptField, attachmentFields };
+  // A missing prompt is reported as "not placed", not again as a missing required field.
+  const skip = promptField !== null && !(promptField in payload) ? [promptField] : [];
+  const constraintIssues = caps.input_schema ? checker.check(caps.input_schema, payload, skip) : null;
+  const check: Check = { req, caps, schema, payload, promptField, attachmentFields, constraintIssues };
   const changed = Object.keys(payload).filter(
     (f) => f !== promptField && !attachmentFields.includes(f) && !isDeepStrictEqual(payload[f], schema?.[f]),
   );
   return {
     payload,
-    issues: RULES.flatMap((rule) => rule(check)),
+    issues: onePerField(RULES.flatMap((rule) => rule(check))),
     changed_fields: changed.length,
     prompt_field: promptField !== null && promptField in payload ? promptField : null,
     attachment_fields: attachmentFields,

@@ -1,18 +1,21 @@
 import type Replicate from 'replicate';
 import { z } from 'zod';
-import type { Capabilities } from '../../machines/schemas.ts';
+import type { Capabilities, SchemaSummary } from '../../machines/schemas.ts';
 import { processOutput } from './output.ts';
+import { createSchemaChecker } from './replicate-constraints.ts';
 import { type FetchLike, type HttpPolicy, withReplicate } from './replicate-http.ts';
 import { operationTypeOf } from './replicate-operation.ts';
 import { buildReplicatePayload } from './replicate-payload.ts';
 import { isFinal, toPredictionState } from './replicate-prediction.ts';
 import {
+  mergeSchemaInfo,
   parseModelConfig,
   promptFieldOf,
   type SchemaInfo,
   schemaFromExample,
   schemaFromOpenApi,
 } from './replicate-schema.ts';
+import { schemaSummary } from './replicate-summary.ts';
 import { validateReplicatePayload } from './replicate-validate.ts';
 import {
   PROVIDER_OPERATIONS,
@@ -40,6 +43,10 @@ const ModelJson = z.looseObject({
 const VersionJson = z.looseObject({ openapi_schema: z.unknown().optional() });
 const PREDICTION_ID = /^[\w-]+$/;
 const SCHEMA_CACHE_MAX = 200;
+/** A failed lookup is tried again after this long (a missing version may be a network blip). */
+const SCHEMA_MISS_TTL_MS = 60_000;
+
+const emptyBuilt = { payload: {}, issues: [], changed_fields: 0, prompt_field: null, attachment_fields: [] };
 
 /** Ids go into URL paths: anything but Replicate's id alphabet is refused before a request. */
 function checkId(predictionId: string): void {
@@ -66,8 +73,11 @@ export function createReplicateProvider(opts: ReplicateProviderOptions = {}): Pr
     getRetries: opts.pollMaxRetries ?? 2,
     maxSleepMs: 5_000,
   };
-  // One openapi fetch per model version for the provider's lifetime (versions are immutable).
+  // One openapi fetch per model version for the provider's lifetime (versions are immutable);
+  // the run records the schema in its capabilities, so nothing later needs it again.
   const schemaCache = new Map<string, { info: SchemaInfo; version: string | null }>();
+  const misses = new Map<string, number>();
+  const checker = createSchemaChecker();
 
   async function call<T>(op: (client: Replicate) => Promise<T>): Promise<T> {
     if (!token) throw new ProviderError('provider_error', 'REPLICATE_API_TOKEN is not configured');
@@ -97,28 +107,48 @@ export function createReplicateProvider(opts: ReplicateProviderOptions = {}): Pr
     const key = `${model}:${version ?? 'latest'}`;
     const cached = schemaCache.get(key);
     if (cached) return cached;
+    if ((misses.get(key) ?? 0) > Date.now()) return null;
     const found = await (version ? knownVersion(model, version) : latestVersion(model)).catch(() => null);
     const info = found ? schemaFromOpenApi(found.openapi) : null;
-    if (!found || !info) return null;
+    if (!found || !info) {
+      if (misses.size >= SCHEMA_CACHE_MAX) misses.clear();
+      misses.set(key, Date.now() + SCHEMA_MISS_TTL_MS);
+      return null;
+    }
     const entry = { info, version: found.id };
     if (schemaCache.size >= SCHEMA_CACHE_MAX) schemaCache.delete(schemaCache.keys().next().value ?? '');
     schemaCache.set(key, entry);
     return entry;
   }
 
-  async function describe(config: Record<string, unknown>): Promise<Capabilities> {
+  /**
+   * The capabilities without their summary. The version's openapi schema is fetched (once per
+   * version) whenever a token is configured, also next to an example_input: it carries the
+   * constraints every payload is checked against.
+   */
+  async function describe(config: Record<string, unknown>): Promise<[Capabilities, SchemaSummary['source']]> {
     const parsed = parseModelConfig(config);
-    let info = parsed.example ? schemaFromExample(parsed.example) : schemaFromOpenApi(parsed.openapi);
+    const example = parsed.example ? schemaFromExample(parsed.example) : null;
+    let openapi = schemaFromOpenApi(parsed.openapi);
     let version = parsed.version;
-    if (!info && token && parsed.model) {
+    if (!openapi && token && parsed.model) {
       const fetched = await fetchSchema(parsed.model, parsed.version);
-      info = fetched?.info ?? null;
+      openapi = fetched?.info ?? null;
       // Pin the version whose schema was reviewed, so the reviewed model is the one that runs.
       version = version ?? fetched?.version ?? null;
     }
+    const info = mergeSchemaInfo(example, openapi);
     const schema = info?.schema ?? null;
     const types = info?.types ?? {};
-    return {
+    const source =
+      example && openapi
+        ? 'example_input+openapi_schema'
+        : example
+          ? 'example_input'
+          : openapi
+            ? 'openapi_schema'
+            : 'none';
+    const caps: Capabilities = {
       provider: 'replicate',
       model: parsed.model,
       version,
@@ -127,7 +157,9 @@ export function createReplicateProvider(opts: ReplicateProviderOptions = {}): Pr
       types,
       operation_type: operationTypeOf(schema, types, parsed.model, parsed.description),
       estimated_cost: parsed.cost,
+      ...(info?.input ? { input_schema: info.input } : {}),
     };
+    return [caps, source];
   }
 
   return {
@@ -137,8 +169,12 @@ export function createReplicateProvider(opts: ReplicateProviderOptions = {}): Pr
     configured: () => token.length > 0,
 
     async capabilities(req) {
-      const caps = await describe(req.model_config);
-      const built = buildReplicatePayload(req, caps);
+      const [described, source] = await describe(req.model_config);
+      // The builder reads the summary's `source` (which defaults are sent); where the prompt and
+      // the attachments go is known only once it has built the payload.
+      const bare = { ...described, schema_summary: schemaSummary(req, described, emptyBuilt, source) };
+      const built = buildReplicatePayload(req, bare, checker);
+      const caps = { ...bare, schema_summary: schemaSummary(req, bare, built, source) };
       const signals = {
         model_identified: caps.model !== null,
         schema_present: caps.schema !== null && Object.keys(caps.schema).length > 0,
@@ -149,8 +185,8 @@ export function createReplicateProvider(opts: ReplicateProviderOptions = {}): Pr
       return { capabilities: caps, confidence, signals };
     },
 
-    buildPayload: buildReplicatePayload,
-    validatePayload: validateReplicatePayload,
+    buildPayload: (req, caps) => buildReplicatePayload(req, caps, checker),
+    validatePayload: (req, caps, payload) => validateReplicatePayload(req, caps, payload, checker),
 
     async submit(caps, payload, submitOpts) {
       const webhook = submitOpts?.webhook

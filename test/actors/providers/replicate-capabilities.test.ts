@@ -1,12 +1,15 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createReplicateProvider } from '../../../actors/providers/replicate.ts';
 import { type FakeReplicate, startFakeReplicate } from '../../support/fake-replicate.ts';
+import { schemaFixture } from '../../support/replicate-schemas.ts';
 import { KONTEXT, NANO_BANANA, OPENAPI, request, SDXL } from './fixtures.ts';
 
 let fake: FakeReplicate;
+const SEEDANCE = schemaFixture('bytedance-seedance-1-pro');
 beforeAll(async () => {
   fake = await startFakeReplicate({
     models: {
+      [SEEDANCE.model]: { latest_version: { id: SEEDANCE.id, openapi_schema: SEEDANCE.openapi_schema } },
       'acme/flux-dev': {
         description: 'Text to image',
         latest_version: { id: 'ver-latest', openapi_schema: OPENAPI },
@@ -38,6 +41,20 @@ describe('Replicate capabilities from example_input', () => {
       },
       operation_type: 'image-to-image',
       estimated_cost: 0.04,
+      schema_summary: {
+        source: 'example_input',
+        required: [],
+        media_fields: ['input_image'],
+        prompt_field: 'prompt',
+        attachments: [{ index: 0, from: 'attachments', field: 'input_image' }],
+        constraints: {
+          prompt: 'text',
+          input_image: 'an http(s) URL or a data: URI',
+          aspect_ratio: 'text',
+          output_format: 'text',
+          safety_tolerance: 'a number',
+        },
+      },
     });
     expect(report.confidence).toBe(1);
   });
@@ -131,13 +148,10 @@ describe('Replicate capabilities from openapi_schema', () => {
       'num_outputs',
       'aspect_ratio',
     ]);
+    // Only what the run supplies is sent: the model applies its own defaults to the rest.
     const built = provider.buildPayload(req, first.capabilities);
-    expect(built.payload).toEqual({
-      prompt: 'A red fox',
-      guidance: 3.5,
-      num_outputs: 1,
-      aspect_ratio: '1:1',
-    });
+    expect(built.payload).toEqual({ prompt: 'A red fox' });
+    expect(built.issues).toEqual([]);
   });
 
   it('reads a known version through the versions endpoint', async () => {
@@ -170,5 +184,51 @@ describe('Replicate capabilities from openapi_schema', () => {
     const report = await provider.capabilities(request({ name: 'acme/missing' }, 'x'));
     expect(report.capabilities.schema).toBeNull();
     expect(report.signals.schema_present).toBe(false);
+  });
+});
+
+describe('the openapi schema next to an example_input', () => {
+  const config = {
+    name: SEEDANCE.model,
+    example_input: { prompt: 'a demo of a boat at sea, cinematic', duration: 5, resolution: '4k' },
+  };
+
+  it('is fetched once per version, recorded in the capabilities, and checks the built payload', async () => {
+    const provider = createReplicateProvider({ token: 'r8_test', baseUrl: fake.url });
+    const req = request(config, 'A paper boat in the rain');
+    const first = await provider.capabilities(req);
+    const second = await provider.capabilities(req);
+    expect(fake.received.modelGets).toEqual([SEEDANCE.model]);
+    expect(second.capabilities).toEqual(first.capabilities);
+    const caps = first.capabilities;
+    expect(caps.version).toBe(SEEDANCE.id);
+    expect(caps.types.duration).toBe('integer');
+    expect(caps.input_schema?.properties.resolution?.enum).toEqual(['480p', '720p', '1080p']);
+    expect(caps.schema_summary).toMatchObject({
+      source: 'example_input+openapi_schema',
+      required: ['prompt'],
+      media_fields: ['image', 'last_frame_image'],
+      prompt_field: 'prompt',
+    });
+    // The example still supplies the defaults; the schema says one of them is not allowed.
+    const built = provider.buildPayload(req, caps);
+    expect(built.payload).toEqual({ prompt: 'A paper boat in the rain', duration: 5, resolution: '4k' });
+    expect(built.issues).toEqual([
+      expect.objectContaining({
+        field: 'resolution',
+        severity: 'error',
+        suggested_fix: 'Set resolution to one of 480p, 720p, 1080p',
+      }),
+    ]);
+  });
+
+  it('is not fetched without a token: only types are checked', async () => {
+    const provider = createReplicateProvider({ baseUrl: fake.url });
+    const req = request(config, 'A paper boat in the rain');
+    const { capabilities } = await provider.capabilities(req);
+    expect(fake.received.requests).toEqual([]);
+    expect(capabilities.input_schema).toBeUndefined();
+    expect(capabilities.schema_summary?.source).toBe('example_input');
+    expect(provider.buildPayload(req, capabilities).issues).toEqual([]);
   });
 });
