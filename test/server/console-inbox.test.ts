@@ -91,6 +91,7 @@ describeBrowser('the console as an inbox, in Chromium', () => {
       .poll(() => rows().allTextContents())
       .toEqual([expect.stringContaining('a lighthouse at dusk')]);
     expect(await page.locator('#pending-count').textContent()).toBe('1 of 3');
+    await shot('filter');
     await page.getByLabel('User').fill('');
     await page.getByLabel('Session').fill('chat-q3');
     await expect.poll(() => rows().count()).toBe(1);
