@@ -62,8 +62,6 @@ describeBrowser('the console as an inbox, in Chromium', () => {
   }, 60_000);
 
   afterAll(async () => {
-    console.log('PROBLEMS', browser?.problems);
-    await page?.screenshot({ path: join(SHOTS, 'console-debug.png'), fullPage: true });
     await browser?.close();
     await hub?.close();
     await server?.close();
