@@ -63,8 +63,10 @@ export function runStatechart(reader, runId) {
 /**
  * @param {Approval} a
  * @param {Reader} reader
+ * @param {boolean} decided once decided, the payload shown is the one that was reviewed
  */
-function payloadSection(a, reader) {
+function payloadSection(a, reader, decided) {
+  const title = decided ? 'Payload as reviewed' : 'Payload to send';
   const ctx = a.context ?? {};
   const original = a.run_id
     ? later(
@@ -88,8 +90,8 @@ function payloadSection(a, reader) {
     h(
       'section',
       { 'aria-labelledby': 'payload-title' },
-      h('h3', { id: 'payload-title' }, 'Payload to send'),
-      payloadTable(ctx.payload, ctx.issues, 'Payload to send'),
+      h('h3', { id: 'payload-title' }, title),
+      payloadTable(ctx.payload, ctx.issues, title),
     ),
   );
 }
@@ -164,7 +166,7 @@ export function approvalDetail(view, reader, deps) {
       ['Reviewers', who.join(', ')],
     ]),
     ...(a.checkpoint_type === 'payload_review' ? [] : contextView(a)),
-    payloadish ? payloadSection(a, reader) : null,
+    payloadish ? payloadSection(a, reader, Boolean(view.decided)) : null,
     closing,
     a.run_id
       ? h(
