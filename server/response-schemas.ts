@@ -14,6 +14,8 @@ export const ErrorResponse = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
   detail: z.string(),
 });
+/** The first example a schema carries (the view schemas have one each). */
+const exampleOf = (schema: z.ZodType): unknown => (schema.meta()?.examples as unknown[] | undefined)?.[0];
 const RUN_ID = '69e67806-fd67-4283-a986-f600765f15fb';
 const APPROVAL_ID = 'a809dbb2-0552-43e7-b263-36ee7657807d';
 
@@ -65,50 +67,100 @@ export const DecisionResponse = ControlResponse.extend({ approval_id: z.string()
   ],
 });
 export const ApprovalResponse = ApprovalView;
-export const CancelApprovalResponse = z.object({
-  success: z.literal(true),
-  approval_id: z.string(),
-  run_id: z.string().nullable(),
-  status: z.string(),
-  approval: ApprovalView,
-});
+export const CancelApprovalResponse = z
+  .object({
+    success: z.literal(true),
+    approval_id: z.string(),
+    run_id: z.string().nullable(),
+    status: z.string(),
+    approval: ApprovalView,
+  })
+  .meta({
+    examples: [
+      {
+        success: true,
+        approval_id: APPROVAL_ID,
+        run_id: RUN_ID,
+        status: 'cancelled',
+        approval: { ...(exampleOf(ApprovalView) as object), status: 'cancelled', actions: [] },
+      },
+    ],
+  });
 const ITEMS: Record<string, z.ZodType> = { runs: RunView, approvals: ApprovalView };
 /** A page of runs or approvals: `{ runs | approvals, total, next_cursor }`. */
-export const Paged = (key: 'runs' | 'approvals') =>
+const page = (key: 'runs' | 'approvals') =>
   z.object({
     [key]: z.array(ITEMS[key] ?? Json),
     total: z.number().int(),
     next_cursor: z.string().nullable().describe('pass as `cursor` for the next page; null on the last'),
   });
-export const SessionActiveResponse = Paged('runs').extend({ has_pending_approvals: z.boolean() });
-export const EventsResponse = z.object({
-  events: z.array(EventRow),
-  next_cursor: z.string().nullable().describe('the last seq when the page is full'),
+const pageExample = (key: 'runs' | 'approvals') => ({
+  [key]: [exampleOf(ITEMS[key] ?? Json)],
+  total: 1,
+  next_cursor: null,
 });
+export const Paged = (key: 'runs' | 'approvals') => page(key).meta({ examples: [pageExample(key)] });
+export const SessionActiveResponse = page('runs')
+  .extend({ has_pending_approvals: z.boolean() })
+  .meta({ examples: [{ ...pageExample('runs'), has_pending_approvals: true }] });
+export const EventsResponse = z
+  .object({
+    events: z.array(EventRow),
+    next_cursor: z.string().nullable().describe('the last seq when the page is full'),
+  })
+  .meta({ examples: [{ events: [exampleOf(EventRow)], next_cursor: null }] });
 export const VerifyResponse = z
   .object({ run_id: z.string(), seq: z.number(), consistent: z.boolean() })
   .meta({ examples: [{ run_id: RUN_ID, seq: 9, consistent: true }] });
-export const TeamsRunResponse = z.object({
-  run_id: z.string(),
-  status: RunStatus,
-  result: z.unknown().optional().describe('final_result, when the run ended (200)'),
-  approval: ApprovalView.nullable().optional().describe('the open approval (202)'),
-  error: z
-    .object({ code: z.string(), message: z.string(), step: z.string(), retryable: z.boolean() })
-    .nullable()
-    .optional(),
-});
-export const ProvidersResponse = z.object({
-  providers: z.array(
-    z.object({
-      name: z.string(),
-      tools: z.array(z.string()),
-      operations: z.array(z.string()),
-      configured: z.boolean(),
-    }),
-  ),
-  total: z.number(),
-});
+export const TeamsRunResponse = z
+  .object({
+    run_id: z.string(),
+    status: RunStatus,
+    result: z.unknown().optional().describe('final_result, when the run ended (200)'),
+    approval: ApprovalView.nullable().optional().describe('the open approval (202)'),
+    error: z
+      .object({ code: z.string(), message: z.string(), step: z.string(), retryable: z.boolean() })
+      .nullable()
+      .optional(),
+  })
+  .meta({
+    examples: [
+      {
+        run_id: RUN_ID,
+        status: 'completed',
+        result: { prompt: 'Write a haiku about review queues' },
+        error: null,
+      },
+    ],
+  });
+export const ProvidersResponse = z
+  .object({
+    providers: z.array(
+      z.object({
+        name: z.string(),
+        tools: z.array(z.string()),
+        operations: z.array(z.string()),
+        configured: z.boolean(),
+      }),
+    ),
+    total: z.number(),
+  })
+  .meta({
+    examples: [
+      {
+        providers: [
+          {
+            name: 'replicate',
+            tools: ['replicate-agent-tool'],
+            operations: ['image_generation'],
+            configured: true,
+          },
+          { name: 'echo', tools: ['echo-agent-tool'], operations: ['echo'], configured: true },
+        ],
+        total: 2,
+      },
+    ],
+  });
 export const HealthResponse = z
   .object({
     status: z.enum(['ok', 'ready']),

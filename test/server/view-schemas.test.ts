@@ -42,6 +42,14 @@ describe('responses and their documented schemas', () => {
           if (!schema || !status.startsWith('2')) continue;
           const loose = schema.type === 'object' && !schema.properties;
           expect(loose, `${method} ${path} ${status}`).toBe(false);
+          // With an example, here or on the component it refers to (the document itself excepted).
+          if (path === '/openapi.json') continue;
+          const ref = typeof schema.$ref === 'string' ? schema.$ref.split('/').pop() : undefined;
+          const shown = ref ? doc.components.schemas[ref] : schema;
+          expect(
+            (shown?.examples as unknown[] | undefined)?.length,
+            `${method} ${path} ${status}`,
+          ).toBeGreaterThan(0);
         }
       }
     }
