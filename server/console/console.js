@@ -7,24 +7,15 @@
  */
 
 import { forgetDraft, readAnswer } from './decide.js';
-import { approvalDetail } from './detail.js';
-import {
-  actorName,
-  age,
-  byId,
-  countdownView,
-  h,
-  money,
-  shortId,
-  snippet,
-  text,
-  updateCountdown,
-} from './dom.js';
-import { historyList, runHistory } from './history.js';
+import { actorName, byId, h, shortId, text, updateCountdown } from './dom.js';
+import { historyList } from './history.js';
 import { createReader } from './http.js';
+import { selection } from './inbox.js';
+import { onKey } from './keys.js';
 import { updateExpiryNotice } from './media.js';
 import { checkToken, createSocket } from './socket.js';
-import { checkpointTypes, createConsoleStore, selection, summaryOf, visibleApprovals } from './store.js';
+import { createConsoleStore } from './store.js';
+import { createView } from './view.js';
 import { createStore } from './xstate-store.js';
 
 /** @typedef {import('./context.js').Approval} Approval */
@@ -245,134 +236,6 @@ function decide(action, edits, reason) {
   });
 }
 
-// ---- rendering ----------------------------------------------------------------------------------
-
-/**
- * One inbox row: the prompt, then checkpoint · model · cost, then user · age · time left.
- * @param {Approval} a
- * @param {boolean} current
- * @param {number} now
- */
-function rowView(a, current, now) {
-  const s = summaryOf(a);
-  const button = h(
-    'button',
-    {
-      type: 'button',
-      class: 'approval-item',
-      'data-approval-id': a.approval_id,
-      'aria-current': current ? 'true' : undefined,
-    },
-    h('span', { class: 'line' }, snippet(s.prompt, 70) || '(no prompt)'),
-    h(
-      'span',
-      { class: 'meta' },
-      h('span', { class: `type ${a.checkpoint_type}` }, a.checkpoint_type),
-      ` · ${s.model || 'model unknown'} · ${money(s.cost)}`,
-    ),
-    h(
-      'span',
-      { class: 'meta' },
-      `user ${a.user_id ?? '—'}${a.session_id ? ` · ${a.session_id}` : ''} · ${age(a.created_at, now)} old · `,
-      countdownView(a.expires_at),
-    ),
-  );
-  button.addEventListener('click', () => store.trigger.selected({ id: a.approval_id }));
-  return h('li', {}, button);
-}
-
-let detailKey = '';
-
-function render() {
-  const ctx = store.getSnapshot().context;
-  const now = Date.now();
-  const node = byId('connection');
-  node.className = `connection ${ctx.connection.status}`;
-  node.textContent = ctx.connection.message;
-
-  byId('inbox').hidden = ctx.view !== 'inbox';
-  byId('history').hidden = ctx.view !== 'history';
-  byId('tab-inbox').setAttribute('aria-pressed', String(ctx.view === 'inbox'));
-  byId('tab-history').setAttribute('aria-pressed', String(ctx.view === 'history'));
-
-  // The inbox.
-  const rows = visibleApprovals(ctx, now);
-  const list = byId('pending-list');
-  const focused = document.activeElement?.closest('[data-approval-id]')?.getAttribute('data-approval-id');
-  list.replaceChildren(...rows.map((a) => rowView(a, a.approval_id === ctx.selectedId, now)));
-  const total = Object.keys(ctx.inbox).length;
-  byId('pending-count').textContent = rows.length === total ? String(total) : `${rows.length} of ${total}`;
-  byId('pending-empty').hidden = rows.length > 0;
-  byId('pending-empty').textContent =
-    total > 0 ? 'No pending approval matches the filters.' : 'No pending approvals.';
-  const select = /** @type {HTMLSelectElement} */ (byId('filter-checkpoint'));
-  const types = ['', ...new Set([...checkpointTypes(ctx), ctx.filters.checkpoint].filter(Boolean))];
-  if ([...select.options].map((o) => o.value).join() !== types.join()) {
-    select.replaceChildren(...types.map((t) => h('option', { value: t }, t || 'all')));
-  }
-  select.value = ctx.filters.checkpoint;
-  const target = focused ?? (list.contains(document.activeElement) ? null : undefined);
-  if (target)
-    /** @type {HTMLElement | null} */ (
-      list.querySelector(`[data-approval-id="${CSS.escape(target)}"]`)
-    )?.focus();
-
-  // The detail pane: rebuilt only when what it shows changes (an editor keeps its text).
-  const sel = selection(ctx);
-  const key = JSON.stringify([
-    ctx.view,
-    ctx.historyRunId,
-    sel?.approval.approval_id,
-    ctx.gone,
-    ctx.editing,
-    ctx.confirming,
-    sel ? ctx.pending[sel.approval.approval_id]?.action : null,
-    Boolean(sel?.decided),
-  ]);
-  if (key === detailKey) return;
-  detailKey = key;
-  const title = byId('detail-title');
-  const body = byId('detail-body');
-  if (ctx.view === 'history') {
-    if (!ctx.historyRunId) {
-      title.textContent = 'Run';
-      body.replaceChildren(h('p', { class: 'muted' }, 'Select a decided approval or a finished run.'));
-    } else {
-      title.textContent = `Run ${shortId(ctx.historyRunId)}`;
-      body.replaceChildren(runHistory(reader, ctx.historyRunId, me));
-    }
-    return;
-  }
-  if (!sel) {
-    title.textContent = 'Approval';
-    body.replaceChildren(h('p', { class: 'muted' }, 'Select an approval to see what it asks.'));
-    return;
-  }
-  const a = sel.approval;
-  title.textContent = `${a.checkpoint_type}${a.run_id ? ` · run ${shortId(a.run_id)}` : ''}`;
-  body.replaceChildren(
-    ...approvalDetail(
-      {
-        approval: a,
-        decided: sel.decided,
-        gone: ctx.gone,
-        editing: ctx.editing,
-        confirming: ctx.confirming,
-        pending: ctx.pending[a.approval_id],
-        me,
-      },
-      reader,
-      {
-        decide,
-        startEdit: () => store.trigger.editStarted(),
-        cancelEdit: () => store.trigger.editCancelled(),
-        ask: (action) => store.trigger.confirmAsked({ action }),
-        cancelAsk: () => store.trigger.confirmCancelled(),
-      },
-    ),
-  );
-}
-
 function showHistory() {
   store.trigger.viewed({ view: 'history' });
   reader.clear();
@@ -383,35 +246,6 @@ function showHistory() {
       open: (runId) => store.trigger.viewed({ view: 'history', run_id: runId }),
     }),
   );
-}
-
-// ---- keyboard -----------------------------------------------------------------------------------
-
-/** @param {KeyboardEvent} e */
-function onKey(e) {
-  if (e.ctrlKey || e.metaKey || e.altKey) return;
-  const t = /** @type {HTMLElement | null} */ (e.target);
-  if (t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName))) return;
-  const ctx = store.getSnapshot().context;
-  if (byId('workspace').hidden || ctx.view !== 'inbox') return;
-  if (e.key === 'j' || e.key === 'k') {
-    store.trigger.moved({ by: e.key === 'j' ? 1 : -1, now: Date.now() });
-    /** @type {HTMLElement | null} */ (
-      document.querySelector('#pending-list [aria-current="true"]')
-    )?.focus();
-    e.preventDefault();
-    return;
-  }
-  const sel = selection(ctx);
-  if (!sel || sel.decided || ctx.gone || ctx.pending[sel.approval.approval_id]) return;
-  const offered = sel.approval.actions;
-  if (e.key === 'a' && offered.includes('approve')) decide('approve');
-  else if (e.key === 'e' && offered.includes('edit')) {
-    store.trigger.editStarted();
-    /** @type {HTMLElement | null} */ (document.getElementById('edits'))?.focus();
-  } else if (e.key === 'r' && offered.includes('reject')) store.trigger.confirmAsked({ action: 'reject' });
-  else return;
-  e.preventDefault();
 }
 
 // ---- the clock and start-up ---------------------------------------------------------------------
@@ -427,6 +261,7 @@ function tick() {
 }
 
 function start() {
+  const render = createView({ store, reader, me: () => me, decide });
   store.subscribe(render);
   byId('sign-in-form').addEventListener('submit', (e) => void onSignIn(/** @type {SubmitEvent} */ (e)));
   byId('sign-out').addEventListener('click', () => signOut());
@@ -448,7 +283,7 @@ function start() {
   byId('sort').addEventListener('change', () =>
     store.trigger.sorted({ sort: /** @type {import('./store.js').Sort} */ (value('sort')) }),
   );
-  document.addEventListener('keydown', onKey);
+  document.addEventListener('keydown', (e) => onKey(e, store, decide));
   setInterval(tick, 1000);
   render();
   const saved = sessionStorage.getItem(TOKEN_KEY);

@@ -9,8 +9,8 @@ import { decisionForm } from './decide.js';
 import { mergedPayload } from './diff.js';
 import { asObject, countdownView, facts, formatTime, h, json, money, shortId, snippet, text } from './dom.js';
 import { originalInputTable, payloadTable } from './fields.js';
+import { summaryOf } from './inbox.js';
 import { statechartView } from './statechart.js';
-import { summaryOf } from './store.js';
 
 /** @typedef {import('./context.js').Approval} Approval */
 /** @typedef {import('./store.js').Decided} Decided */

@@ -20,13 +20,17 @@ const ASSETS: Record<string, string> = {
       'fields',
       'history',
       'http',
+      'inbox',
+      'keys',
       'media',
       'socket',
       'statechart',
       'store',
+      'view',
     ].map((f) => [`/console/${f}.js`, JS]),
   ),
   '/console/console.css': 'text/css; charset=utf-8',
+  '/console/views.css': 'text/css; charset=utf-8',
 };
 
 async function get(path: string, token: string | null = null) {

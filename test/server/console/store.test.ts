@@ -1,13 +1,8 @@
 import { createStore } from '@xstate/store';
 import { describe, expect, it } from 'vitest';
 import { fieldDiff, mergedPayload } from '../../../server/console/diff.js';
-import {
-  checkpointTypes,
-  createConsoleStore,
-  selection,
-  summaryOf,
-  visibleApprovals,
-} from '../../../server/console/store.js';
+import { checkpointTypes, selection, summaryOf, visibleApprovals } from '../../../server/console/inbox.js';
+import { createConsoleStore } from '../../../server/console/store.js';
 
 type Approval = Parameters<typeof summaryOf>[0];
 
