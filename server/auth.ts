@@ -37,6 +37,10 @@ export function createAuth(opts: { apiKeys: string[]; jwtSecret?: string | undef
     digest: createHash('sha256').update(k.key).digest(),
     id: k.id,
   }));
+  // One actor, one key: a label used twice would merge two services' logs and idempotency keys.
+  const ids = keys.map((k) => k.id);
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (twice) throw new Error(`Invalid configuration:\n  HITL_API_KEYS: two keys act as service:${twice}`);
 
   async function authenticate(token: string | undefined | null): Promise<Principal | null> {
     if (!token) return null;

@@ -72,6 +72,9 @@ describe('the server side of tokens and keys', () => {
     });
     expect((await auth.authenticate('billing-key-0123456789abcdef'))?.actor).toBe('service:billing');
     expect(await auth.authenticate('billing=billing-key-0123456789abcdef')).toBeNull();
+    expect(() =>
+      createAuth({ apiKeys: ['ops=first-key-0123456789abcdef', 'ops=second-key-0123456789abcdef'] }),
+    ).toThrow(/HITL_API_KEYS: two keys act as service:ops/);
     // A base64 key ending in `=` is a key, not a label.
     expect((await auth.authenticate('padded-key-0123456789abcdef=='))?.actor).toMatch(
       /^service:[0-9a-f]{8}$/,
