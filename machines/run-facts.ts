@@ -51,8 +51,12 @@ export function describe(event: RunEvent | { type: 'run.created' }, next: RunSna
       return event.reason ? `Run cancelled: ${event.reason}` : 'Run cancelled';
     case 'run.recovered':
       return `Run recovered by ${event.node}`;
-    default:
-      return `${event.type.replace('review.', '')} at ${step} by ${event.actor}`;
+    default: {
+      // The checkpoint decided, not the step the run moved on to (`approve at payload_review`).
+      const decided = next.context.approvals.find((a) => a.approval_id === event.approval_id);
+      const at = decided?.checkpoint_type ?? step;
+      return `${event.type.replace('review.', '')} at ${at} by ${event.actor}`;
+    }
   }
 }
 

@@ -1,9 +1,12 @@
 import { openApproval, type RunContext } from './run-context.ts';
 import { currentStep, type RunSnapshot, runStatus } from './run-state.ts';
-import type { Approval, ApprovalRecord } from './schemas.ts';
+import type { ApprovalRecord } from './schemas.ts';
+import type { ApprovalView, RunView } from './view-schemas.ts';
 
 /** What a reviewer must judge at each checkpoint (SPEC §2.4 `context`). */
 export function approvalContext(ctx: RunContext, record: ApprovalRecord): Record<string, unknown> {
+  // What every inbox row summarises a run checkpoint by: the prompt and the model.
+  const about = { model: ctx.capabilities?.model ?? null, prompt: ctx.request.prompt };
   switch (record.checkpoint_type) {
     case 'information_review':
       return {
@@ -19,7 +22,7 @@ export function approvalContext(ctx: RunContext, record: ApprovalRecord): Record
         issues: ctx.issues,
         estimated_cost: ctx.capabilities?.estimated_cost ?? null,
         changed_fields: ctx.changed_fields,
-        model: ctx.capabilities?.model ?? null,
+        ...about,
       };
     case 'error_recovery':
       return {
@@ -28,6 +31,8 @@ export function approvalContext(ctx: RunContext, record: ApprovalRecord): Record
         issues: ctx.issues,
         attempt: ctx.attempt,
         prediction: ctx.prediction,
+        estimated_cost: ctx.capabilities?.estimated_cost ?? null,
+        ...about,
       };
     case 'response_review':
       return {
@@ -37,6 +42,8 @@ export function approvalContext(ctx: RunContext, record: ApprovalRecord): Record
         urls: ctx.processed_response?.urls ?? [],
         payload: ctx.payload,
         completed_at: ctx.prediction?.completed_at ?? null,
+        estimated_cost: ctx.capabilities?.estimated_cost ?? null,
+        ...about,
       };
     default:
       return {};
@@ -44,7 +51,7 @@ export function approvalContext(ctx: RunContext, record: ApprovalRecord): Record
 }
 
 /** An approval of a run in its wire shape (SPEC §2.4). */
-export function approvalView(ctx: RunContext, record: ApprovalRecord): Approval {
+export function approvalView(ctx: RunContext, record: ApprovalRecord): ApprovalView {
   return {
     approval_id: record.approval_id,
     approval_token: record.approval_id,
@@ -78,7 +85,10 @@ export function viewTimes(ctx: RunContext, now: string) {
 }
 
 /** The run view of SPEC §2.7, as of the snapshot's `seq`; `now` only counts open waits. */
-export function runView(snapshot: RunSnapshot, meta: { seq: number; updated_at: string; now: string }) {
+export function runView(
+  snapshot: RunSnapshot,
+  meta: { seq: number; updated_at: string; now: string },
+): RunView {
   const ctx = snapshot.context;
   const open = openApproval(ctx);
   return {

@@ -83,7 +83,7 @@ function childrenOf(node: AnyStateNode): AnyStateNode[] {
 }
 
 /** `event [guard]`; eventless transitions are `always`, delayed ones `after <delay>`. */
-function edgeLabel(t: AnyTransitionDefinition): string {
+export function edgeLabel(t: AnyTransitionDefinition): string {
   const delay: unknown = 'delay' in t ? t.delay : undefined;
   const event = t.eventType === '' ? 'always' : delay !== undefined ? `after ${String(delay)}` : t.eventType;
   return t.guard === undefined ? event : `${event} [${guardLabel(t.guard)}]`;
@@ -110,7 +110,7 @@ function nestedGuardLabel(guard: unknown): string {
 }
 
 // Mermaid ends an edge label at `:`, `;` or a newline and reads `#` as an entity start.
-function cleanLabel(label: string): string {
+export function cleanLabel(label: string): string {
   return label
     .replace(/[:;#\r\n]/g, ' ')
     .replace(/\s+/g, ' ')

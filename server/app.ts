@@ -18,13 +18,14 @@ import { openApiDocument } from './openapi.ts';
 import { createFailureLimiter, type FailureLimiter, type FailureLimitOptions } from './rate-limit.ts';
 import { approvalRoutes } from './routes/approvals.ts';
 import { consoleRoutes } from './routes/console.ts';
+import { docsRoutes } from './routes/docs.ts';
 import { miscRoutes } from './routes/misc.ts';
 import { runControlRoutes } from './routes/run-control.ts';
 import { runEventRoutes } from './routes/run-events.ts';
 import { runCreateRoutes } from './routes/runs-create.ts';
 import { runReadRoutes } from './routes/runs-read.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
-import { AnyJson } from './schemas.ts';
+import { AnyJson, OpenApiDocument } from './schemas.ts';
 import { createWaiters, DEFAULT_MAX_WAITERS, type Waiters, waiterGauge } from './waiters.ts';
 import { createFrameHandler } from './ws-frames.ts';
 
@@ -127,14 +128,16 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   webhookRoutes(api, deps);
   miscRoutes(api, deps);
   consoleRoutes(api);
+  docsRoutes(api);
   let document: Record<string, unknown> | null = null;
   api.add(
     {
       method: 'get',
       path: '/openapi.json',
       tag: 'operations',
-      summary: 'This OpenAPI document',
-      responses: { 200: AnyJson },
+      summary: 'This OpenAPI document (public: it holds no secret)',
+      auth: 'none',
+      responses: { 200: OpenApiDocument },
     },
     (c) => {
       document ??= openApiDocument(api.specs, opts.version ?? '0.1.0');

@@ -10,18 +10,37 @@ interface ReviewersLike {
   reviewers: { user_ids: string[]; roles: string[] };
 }
 
-/** `service:<id>`: the first 8 hex characters of the key's SHA-256 (SPEC §7). */
+/** Reviewer JWTs whose `exp` is further ahead than this are refused. */
+export const MAX_TOKEN_TTL_S = 24 * 3600;
+
+/** `service:<id>`: the first 8 hex characters of the key's SHA-256. */
 export function keyId(key: string): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 8);
 }
 
-/** Reviewer JWTs whose `exp` is further ahead than this are refused (24 h). */
-export const MAX_JWT_LIFETIME_S = 24 * 3600;
+const LABEL = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,63})=([^=].*)$/;
+
+/**
+ * A configured key: `label=key` acts as `service:label`, a bare key as `service:<first 8 hex of
+ * its SHA-256>`. The label is never part of the secret; base64 padding (`…==`) is no label.
+ */
+export function parseKey(entry: string): { key: string; id: string } {
+  const m = LABEL.exec(entry);
+  if (m?.[1] && m[2]) return { key: m[2], id: m[1] };
+  return { key: entry, id: keyId(entry) };
+}
 
 /** Verifies bearer tokens against the configured service keys and the reviewer JWT secret. */
 export function createAuth(opts: { apiKeys: string[]; jwtSecret?: string | undefined; now?: () => number }) {
   const now = opts.now ?? Date.now;
-  const keys = opts.apiKeys.map((k) => ({ digest: createHash('sha256').update(k).digest(), id: keyId(k) }));
+  const keys = opts.apiKeys.map(parseKey).map((k) => ({
+    digest: createHash('sha256').update(k.key).digest(),
+    id: k.id,
+  }));
+  // One actor, one key: a label used twice would merge two services' logs and idempotency keys.
+  const ids = keys.map((k) => k.id);
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (twice) throw new Error(`Invalid configuration:\n  HITL_API_KEYS: two keys act as service:${twice}`);
 
   async function authenticate(token: string | undefined | null): Promise<Principal | null> {
     if (!token) return null;
@@ -36,7 +55,7 @@ export function createAuth(opts: { apiKeys: string[]; jwtSecret?: string | undef
       const { sub, roles, exp } = claims as { sub?: unknown; roles?: unknown; exp?: unknown };
       if (typeof sub !== 'string' || !sub || typeof exp !== 'number') return null;
       // SPEC §7: a token valid for more than a day is refused (a leaked one would live too long).
-      if (exp > Math.floor(now() / 1000) + MAX_JWT_LIFETIME_S) return null;
+      if (exp > Math.floor(now() / 1000) + MAX_TOKEN_TTL_S) return null;
       if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) return null;
       return { kind: 'reviewer', sub, roles, actor: `user:${sub}` };
     } catch {

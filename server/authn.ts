@@ -18,8 +18,8 @@ export function assertNotBlocked(c: Context<AppEnv>, limiter: FailureLimiter): v
   }
 }
 
-/** The web console's page and static files: the page must load before anyone can sign in (SPEC §7). */
-const CONSOLE_FILES = /^\/console(?:\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
+/** The console's and the API reference's pages and static files: anonymous (they hold no secret). */
+const CONSOLE_FILES = /^\/(?:console|docs)(?:\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
 
 /**
  * Authenticates every request except anonymous paths (SPEC §7). `?token=` is accepted only for

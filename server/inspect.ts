@@ -1,10 +1,39 @@
 import type { Logger } from '../actors/run-host.ts';
 import type { RunHost } from '../actors/runs.ts';
+import { runMachine } from '../machines/run-machine.ts';
+
+/** What the inspector reads of an actor: `logic.config` becomes the statechart it draws. */
+interface ActorLike {
+  sessionId: string;
+  logic: { config: unknown };
+  _parent: undefined;
+}
+
+/** Inspection messages as the inspector library hands them to its transport. */
+type InspectionMessage = { type: string; sessionId: string; rootId?: string | undefined } & Record<
+  string,
+  unknown
+>;
+
+/** Deep enough for the run machine's definition (nested states, guards) and its context. */
+const DEPTH = 40;
+const KNOWN_MAX = 10_000;
+
+/**
+ * Each run is its own root actor in the inspector (grouped by run id, not under "anonymous").
+ * The library sends `rootId` only for child actors, so it is filled in here.
+ */
+function asRoot(message: InspectionMessage): InspectionMessage {
+  return { ...message, rootId: message.sessionId };
+}
 
 /**
  * Streams runs to the Stately inspector (`HITL_INSPECT`, off by default: it costs throughput).
  * Runs are pure transitions here, not live actors, so each committed change is replayed to the
- * inspector as an actor registration, its events and the resulting snapshot.
+ * inspector as an actor registration (with the run machine's definition, so the inspector draws
+ * the statechart), the change's events with their sources (`service:…`, `user:…`, `provider:…`)
+ * and the resulting snapshot, whose value the statechart highlights. It reads runs only through
+ * the host's public `subscribe` and `read`.
  */
 export async function startInspector(url: string, host: RunHost, log: Logger): Promise<{ stop(): void }> {
   // Loaded only behind the flag.
@@ -12,7 +41,12 @@ export async function startInspector(url: string, host: RunHost, log: Logger): P
   const { createInspectorServer } = await import('@statelyai/inspect/server');
   const port = Number(new URL(url).port) || 80;
   const relay = createInspectorServer({ port, autoOpen: false });
-  const inspector = createWebSocketInspector({ url, maxDeferredEvents: 200 });
+  const inspector = createWebSocketInspector({
+    url,
+    maxDeferredEvents: 200,
+    serializationDepthLimit: DEPTH,
+    serialize: (message) => asRoot(message as unknown as InspectionMessage) as never,
+  });
   const known = new Set<string>();
   let chain = Promise.resolve();
 
@@ -29,8 +63,9 @@ export async function startInspector(url: string, host: RunHost, log: Logger): P
         };
         if (!known.has(m.run_id)) {
           known.add(m.run_id);
-          if (known.size > 10_000) known.delete(known.values().next().value as string);
-          inspector.actor(m.run_id, snapshot, { definition: 'run' });
+          if (known.size > KNOWN_MAX) known.delete(known.values().next().value as string);
+          const actor: ActorLike = { sessionId: m.run_id, logic: runMachine, _parent: undefined };
+          inspector.actor(actor as never, snapshot);
         }
         let last: { type: string } | undefined;
         for (const row of m.events) {

@@ -15,7 +15,8 @@ export function createMetrics(deps: { host: RunHost; wsCount?: () => number }) {
   const host = deps.host;
   const node = host.node;
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'hitl_process_' });
+  // The standard names (`process_cpu_seconds_total`, `nodejs_heap_size_used_bytes`): dashboards expect them.
+  collectDefaultMetrics({ register: registry });
   const events = new Counter({
     name: 'hitl_events_total',
     help: 'Run events committed by this node, by type',

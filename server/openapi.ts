@@ -4,24 +4,28 @@ import { ErrorResponse } from './schemas.ts';
 
 type JsonSchema = Record<string, unknown>;
 
-// Shared schemas go to components and are referenced; the rest is inlined where used.
-const COMPONENTS = new Map<z.ZodType, string>([[ErrorResponse, 'Error']]);
+/** Schemas of `#/components/schemas`, filled as they are met. */
+type Defs = Record<string, JsonSchema>;
 
-function jsonSchema(schema: z.ZodType): JsonSchema {
-  const name = COMPONENTS.get(schema);
-  if (name) return { $ref: `#/components/schemas/${name}` };
-  // Requests are documented as callers send them (`io: 'input'`): before defaults and coercion.
-  const out = z.toJSONSchema(schema, {
-    target: 'draft-2020-12',
-    io: 'input',
-    unrepresentable: 'any',
-  }) as JsonSchema;
+/**
+ * JSON Schema 2020-12 of a zod schema. Requests are documented as callers send them (`io: 'input'`:
+ * before defaults and coercion), responses as they are sent. Schemas with a registered `id` (the
+ * run view, status, approval and event row, machines/view-schemas.ts) become components, referenced.
+ */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output', defs: Defs): JsonSchema {
+  if (schema === ErrorResponse) return { $ref: '#/components/schemas/Error' };
+  const out = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as JsonSchema;
   delete out.$schema;
-  return out;
+  const nested = (out.$defs ?? {}) as Defs;
+  delete out.$defs;
+  const local = (s: unknown) =>
+    JSON.parse(JSON.stringify(s).replaceAll('"#/$defs/', '"#/components/schemas/')) as JsonSchema;
+  for (const [id, def] of Object.entries(nested)) defs[id] ??= local(def);
+  return local(out);
 }
 
-function queryParameters(query: z.ZodType): JsonSchema[] {
-  const s = jsonSchema(query);
+function queryParameters(query: z.ZodType, defs: Defs): JsonSchema[] {
+  const s = jsonSchema(query, 'input', defs);
   const props = (s.properties ?? {}) as Record<string, JsonSchema>;
   const required = new Set((s.required as string[] | undefined) ?? []);
   return Object.entries(props).map(([name, schema]) => ({
@@ -56,7 +60,7 @@ function operationId(spec: RouteSpec): string {
   return spec.method + words.map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
 }
 
-function operation(spec: RouteSpec): JsonSchema {
+function operation(spec: RouteSpec, defs: Defs): JsonSchema {
   const pathParams = [...spec.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
     name: m[1],
     in: 'path',
@@ -67,7 +71,7 @@ function operation(spec: RouteSpec): JsonSchema {
   const responses: Record<string, JsonSchema> = {};
   for (const [status, schema] of Object.entries(spec.responses)) {
     const content: Record<string, JsonSchema> = {};
-    if (schema) content['application/json'] = { schema: jsonSchema(schema) };
+    if (schema) content['application/json'] = { schema: jsonSchema(schema, 'output', defs) };
     else content['text/plain'] = { schema: { type: 'string' } };
     if (spec.sse && status === '200') content['text/event-stream'] = { schema: { type: 'string' } };
     responses[status] = { description: REASONS[Number(status)] ?? 'Response', content };
@@ -77,12 +81,12 @@ function operation(spec: RouteSpec): JsonSchema {
     operationId: operationId(spec),
     summary: spec.summary,
     tags: [spec.tag],
-    parameters: [...pathParams, ...(spec.query ? queryParameters(spec.query) : [])],
+    parameters: [...pathParams, ...(spec.query ? queryParameters(spec.query, defs) : [])],
     ...(body
       ? {
           requestBody: {
             required: !spec.bodyOptional,
-            content: { 'application/json': { schema: jsonSchema(body) } },
+            content: { 'application/json': { schema: jsonSchema(body, 'input', defs) } },
           },
         }
       : {}),
@@ -94,16 +98,14 @@ function operation(spec: RouteSpec): JsonSchema {
 /** The OpenAPI 3.1 document of every route in the table (JSON Schema 2020-12 from the zod schemas). */
 export function openApiDocument(specs: RouteSpec[], version: string): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
+  const defs: Defs = {};
   for (const spec of specs) {
     paths[spec.path] ??= {};
-    (paths[spec.path] as Record<string, JsonSchema>)[spec.method] = operation(spec);
+    (paths[spec.path] as Record<string, JsonSchema>)[spec.method] = operation(spec, defs);
   }
-  const schemas: Record<string, JsonSchema> = {};
-  for (const [schema, name] of COMPONENTS) {
-    const s = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input' }) as JsonSchema;
-    delete s.$schema;
-    schemas[name] = s;
-  }
+  const error = z.toJSONSchema(ErrorResponse, { target: 'draft-2020-12', io: 'input' }) as JsonSchema;
+  delete error.$schema;
+  const schemas: Record<string, JsonSchema> = { Error: error, ...defs };
   return {
     openapi: '3.1.0',
     info: {

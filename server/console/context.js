@@ -22,38 +22,20 @@ import { expiryNotice, outputView } from './media.js';
  */
 
 /**
- * Validation issues, coloured by severity (the severity is also written out).
- * @param {unknown} issues
- */
-function issuesView(issues) {
-  const list = Array.isArray(issues) ? issues : [];
-  if (list.length === 0) return h('p', { class: 'muted' }, 'No validation issues.');
-  return h(
-    'ul',
-    { class: 'issues' },
-    ...list.map((raw) => {
-      const issue = asObject(raw) ?? {};
-      const severity = ['error', 'warning', 'info'].includes(String(issue.severity))
-        ? String(issue.severity)
-        : 'info';
-      return h(
-        'li',
-        { class: `issue sev-${severity}` },
-        h('span', { class: 'severity' }, severity),
-        h('strong', {}, text(issue.field)),
-        ': ',
-        text(issue.issue),
-        issue.suggested_fix ? h('div', {}, 'Suggested fix: ', text(issue.suggested_fix)) : null,
-      );
-    }),
-  );
-}
-
-/**
  * @param {unknown} value
  */
 function cost(value) {
   return typeof value === 'number' ? `$${value.toFixed(4)}` : 'unknown';
+}
+
+/**
+ * How many fields differ from the model's example input (a count; older servers sent a list).
+ * @param {unknown} value
+ */
+export function changedFields(value) {
+  if (typeof value === 'number') return value === 0 ? 'none' : String(value);
+  if (Array.isArray(value)) return value.length ? `${value.length} (${value.map(text).join(', ')})` : 'none';
+  return '';
 }
 
 /**
@@ -108,19 +90,13 @@ export function contextView(approval) {
       ];
     }
     case 'payload_review':
+      // The payload itself is drawn beside the original input (detail.js).
       return [
         facts([
           ['Model', text(ctx.model)],
           ['Estimated cost', cost(ctx.estimated_cost)],
-          [
-            'Changed fields',
-            Array.isArray(ctx.changed_fields) ? ctx.changed_fields.join(', ') || 'none' : '',
-          ],
+          ['Changed fields', changedFields(ctx.changed_fields)],
         ]),
-        h('h3', {}, 'Payload'),
-        json(ctx.payload ?? null, 'Payload'),
-        h('h3', {}, 'Validation issues'),
-        issuesView(ctx.issues),
       ];
     case 'error_recovery': {
       const error = asObject(ctx.error) ?? {};
@@ -133,10 +109,6 @@ export function contextView(approval) {
           ['Retryable', typeof error.retryable === 'boolean' ? (error.retryable ? 'yes' : 'no') : ''],
           ['Attempt', text(ctx.attempt)],
         ]),
-        h('h3', {}, 'Payload'),
-        json(ctx.payload ?? null, 'Payload'),
-        h('h3', {}, 'Validation issues'),
-        issuesView(ctx.issues),
       ];
     }
     case 'response_review':

@@ -1,10 +1,13 @@
 // @ts-check
 /**
  * The decision controls of one approval: a button per offered action (only those), an optional
- * reason, and a JSON editor for `edit`, checked before anything is sent.
+ * reason, an editor whose field-level diff shows before anything is sent, and a confirmation
+ * before a reject (it ends the run). What is typed survives re-renders (drafts by approval).
  */
 import { editTemplate, parseEdits } from './context.js';
-import { h, text } from './dom.js';
+import { fieldDiff, mergedPayload } from './diff.js';
+import { asObject, h, text } from './dom.js';
+import { diffTable } from './fields.js';
 
 /** @typedef {import('./context.js').Approval} Approval */
 /** @typedef {import('./socket.js').Frame} Frame */
@@ -13,9 +16,15 @@ import { h, text } from './dom.js';
 const LABELS = /** @type {Record<string, string>} */ ({
   approve: 'Approve',
   edit: 'Edit…',
-  reject: 'Reject',
+  reject: 'Reject…',
   retry: 'Retry',
 });
+const KEYS = /** @type {Record<string, string>} */ ({ approve: 'a', edit: 'e', reject: 'r' });
+
+/** Editor and reason text by approval id, kept while the page lives. */
+const drafts = new Map();
+/** @type {Map<string, string>} */
+const reasons = new Map();
 
 /**
  * What a `hitl_approval_response_ack` (or an error frame in its place) says, in words.
@@ -41,106 +50,187 @@ export function readAnswer(action, what, frame) {
   };
 }
 
+/** @param {Approval} a */
+function editsPayload(a) {
+  return a.checkpoint_type === 'payload_review' || a.checkpoint_type === 'error_recovery';
+}
+
+/**
+ * The text the editor starts with: the payload itself at payload checkpoints, else the edits.
+ * @param {Approval} a
+ */
+function startText(a) {
+  const template = editTemplate(a);
+  return JSON.stringify(editsPayload(a) ? (template.payload ?? {}) : template, null, 2);
+}
+
+/**
+ * The edits the editor's text stands for, the diff they make, or why they cannot be sent.
+ * @param {Approval} a
+ * @param {string} source
+ */
+export function readEditor(a, source) {
+  if (editsPayload(a)) {
+    const before = asObject(a.context?.payload) ?? {};
+    let value;
+    try {
+      value = JSON.parse(source);
+    } catch (err) {
+      return { problem: `Not valid JSON: ${err instanceof Error ? err.message : String(err)}`, changes: [] };
+    }
+    const payload = asObject(value);
+    if (!payload) return { problem: 'The payload must be a JSON object.', changes: [] };
+    const changes = fieldDiff(before, mergedPayload(before, payload));
+    return {
+      edits: { payload },
+      changes,
+      removed: Object.keys(before).filter((k) => !Object.hasOwn(payload, k)),
+    };
+  }
+  const parsed = parseEdits(a, source);
+  if ('problem' in parsed) return { problem: parsed.problem, changes: [] };
+  return {
+    edits: parsed.edits,
+    changes: fieldDiff(editTemplate(a), { ...editTemplate(a), ...parsed.edits }),
+  };
+}
+
 /**
  * @param {Approval} a
+ * @param {object} state
+ * @param {boolean} state.editing
+ * @param {string | null} state.confirming
+ * @param {{ action: string } | undefined} state.pending
  * @param {object} deps
- * @param {string} deps.what the approval, described for messages
- * @param {(data: Record<string, unknown>, onReply: (frame: Frame) => void) => boolean} deps.send
- *   sends `hitl_approval_response` data; false when offline
- * @param {(action: string, answer: Answer) => void} deps.answered
+ * @param {(action: string, edits?: Record<string, unknown>, reason?: string) => void} deps.decide
+ * @param {() => void} deps.startEdit
+ * @param {() => void} deps.cancelEdit
+ * @param {(action: string) => void} deps.ask
+ * @param {() => void} deps.cancelAsk
  */
-export function decisionForm(a, deps) {
+export function decisionForm(a, state, deps) {
+  const id = a.approval_id;
   const reason = /** @type {HTMLTextAreaElement} */ (
     h('textarea', { id: 'reason', rows: '2', maxlength: '4000' })
   );
-  const editor = /** @type {HTMLTextAreaElement} */ (
-    h('textarea', {
-      id: 'edits',
-      rows: '12',
-      spellcheck: 'false',
-      'aria-describedby': 'edits-help edits-error',
-    })
+  reason.value = reasons.get(id) ?? '';
+  reason.addEventListener('input', () => reasons.set(id, reason.value));
+  const why = () => reason.value.trim() || undefined;
+  const status = h(
+    'p',
+    { id: 'decision-status', role: 'status' },
+    state.pending ? `Sending ${state.pending.action}…` : '',
   );
-  const editError = h('p', { id: 'edits-error', class: 'error', role: 'alert' });
-  const status = h('p', { id: 'decision-status', role: 'status' });
-  const buttons = a.actions.map((action) =>
-    h(
-      'button',
-      { type: 'button', class: action === 'reject' ? 'danger' : undefined, 'data-action': action },
-      LABELS[action] ?? action,
-    ),
-  );
-  const sendEdit = h('button', { type: 'button' }, 'Send edit');
-  const cancelEdit = h('button', { type: 'button', class: 'secondary' }, 'Cancel edit');
-  const editBox = h(
-    'div',
-    { class: 'editor', hidden: true },
-    h('label', { for: 'edits' }, 'Edits (JSON)'),
-    h(
-      'p',
-      { id: 'edits-help', class: 'hint' },
-      `The shape a ${a.checkpoint_type} edit takes, pre-filled with what is under review.`,
-    ),
-    editor,
-    editError,
-    h('div', { class: 'actions' }, sendEdit, cancelEdit),
-  );
-  /** @param {boolean} disabled */
-  const disable = (disabled) => {
-    for (const b of [...buttons, sendEdit, cancelEdit]) b.toggleAttribute('disabled', disabled);
-  };
+  const busy = Boolean(state.pending);
 
-  /**
-   * @param {string} action
-   * @param {Record<string, unknown>} [edits]
-   */
-  function decide(action, edits) {
-    const why = reason.value.trim();
-    const data = {
-      approval_id: a.approval_id,
-      action,
-      ...(edits ? { edits } : {}),
-      ...(why ? { reason: why } : {}),
-      timestamp: new Date().toISOString(),
+  /** @type {HTMLElement} */
+  let body;
+  if (state.editing) {
+    const editor = /** @type {HTMLTextAreaElement} */ (
+      h('textarea', {
+        id: 'edits',
+        rows: '8',
+        spellcheck: 'false',
+        'aria-describedby': 'edits-help edits-error',
+      })
+    );
+    editor.value = drafts.get(id) ?? startText(a);
+    const error = h('p', { id: 'edits-error', class: 'error', role: 'alert' });
+    const diffBox = h('div', { class: 'diff-box', 'aria-live': 'polite' });
+    const send = h('button', { type: 'button', disabled: busy }, 'Send edit');
+    const cancel = h('button', { type: 'button', class: 'secondary', disabled: busy }, 'Cancel edit');
+    const refresh = () => {
+      drafts.set(id, editor.value);
+      const read = readEditor(a, editor.value);
+      error.textContent = read.problem ?? '';
+      const note =
+        read.removed && read.removed.length > 0
+          ? h(
+              'p',
+              { class: 'hint' },
+              `Left out: ${read.removed.join(', ')}. An edit is merged into the payload, so these keep their values.`,
+            )
+          : null;
+      diffBox.replaceChildren(
+        ...[h('h4', {}, 'Changes before sending'), diffTable(read.changes), note].filter((n) => n !== null),
+      );
+      send.toggleAttribute('disabled', busy || Boolean(read.problem) || read.changes.length === 0);
     };
-    const sent = deps.send(data, (frame) => {
-      const answer = readAnswer(action, deps.what, frame);
-      status.textContent = answer.message;
-      if (!answer.success) disable(false);
-      deps.answered(action, answer);
+    editor.addEventListener('input', refresh);
+    refresh();
+    send.addEventListener('click', () => {
+      const read = readEditor(a, editor.value);
+      if (read.problem || !read.edits) return;
+      deps.decide('edit', read.edits, why());
     });
-    if (!sent) {
-      status.textContent = 'Not connected: wait for the connection to come back, then try again.';
-      return;
-    }
-    disable(true); // one decision at a time: no double click
-    status.textContent = `Sending ${action}…`;
-  }
-
-  for (const button of buttons) {
-    const action = button.dataset.action ?? '';
-    button.addEventListener('click', () => {
-      if (action !== 'edit') return decide(action);
-      editor.value = JSON.stringify(editTemplate(a), null, 2);
-      editError.textContent = '';
-      editBox.hidden = false;
-      editor.focus();
+    cancel.addEventListener('click', () => {
+      drafts.delete(id);
+      deps.cancelEdit();
     });
+    const label = editsPayload(a) ? 'Payload to send (JSON)' : 'Edits (JSON)';
+    body = h(
+      'div',
+      { class: 'editor' },
+      h('label', { for: 'edits' }, label),
+      h(
+        'p',
+        { id: 'edits-help', class: 'hint' },
+        editsPayload(a)
+          ? 'Change the fields to send; the changes are listed below before anything is sent.'
+          : `The shape a ${a.checkpoint_type} edit takes, pre-filled with what is under review.`,
+      ),
+      editor,
+      error,
+      diffBox,
+      h('div', { class: 'actions', role: 'group', 'aria-label': 'Edit actions' }, send, cancel),
+    );
+  } else if (state.confirming) {
+    const action = state.confirming;
+    const yes = h(
+      'button',
+      { type: 'button', class: 'danger', disabled: busy },
+      a.run_id ? 'Reject and end the run' : 'Reject',
+    );
+    const no = h('button', { type: 'button', class: 'secondary', disabled: busy }, 'Keep reviewing');
+    yes.addEventListener('click', () => deps.decide(action, undefined, why()));
+    no.addEventListener('click', () => deps.cancelAsk());
+    body = h(
+      'div',
+      { class: 'confirm' },
+      h(
+        'p',
+        { id: 'confirm-text', role: 'alert' },
+        a.run_id
+          ? 'Reject ends this run: it is cancelled and nothing more is sent to the model. Reject?'
+          : 'Reject this request?',
+      ),
+      h('div', { class: 'actions' }, yes, no),
+    );
+    queueMicrotask(() => no.focus());
+  } else {
+    const buttons = a.actions.map((action) => {
+      const b = h(
+        'button',
+        {
+          type: 'button',
+          class: action === 'reject' ? 'danger' : action === 'approve' ? 'primary' : undefined,
+          'data-action': action,
+          'aria-keyshortcuts': KEYS[action],
+          disabled: busy,
+        },
+        LABELS[action] ?? action,
+      );
+      b.addEventListener('click', () => {
+        if (action === 'edit') deps.startEdit();
+        else if (action === 'reject') deps.ask('reject');
+        else deps.decide(action, undefined, why());
+      });
+      return b;
+    });
+    body = buttons.length
+      ? h('div', { class: 'actions', role: 'group', 'aria-label': 'Actions' }, ...buttons)
+      : h('p', { class: 'muted' }, 'No action is offered now.');
   }
-  sendEdit.addEventListener('click', () => {
-    const parsed = parseEdits(a, editor.value);
-    if ('problem' in parsed) {
-      editError.textContent = parsed.problem;
-      editor.focus();
-      return;
-    }
-    editError.textContent = '';
-    decide('edit', parsed.edits);
-  });
-  cancelEdit.addEventListener('click', () => {
-    editBox.hidden = true;
-    buttons.find((b) => b.dataset.action === 'edit')?.focus();
-  });
 
   return h(
     'section',
@@ -148,10 +238,13 @@ export function decisionForm(a, deps) {
     h('h3', { id: 'decide-title' }, 'Decision'),
     h('label', { for: 'reason' }, 'Reason (optional)'),
     reason,
-    editBox,
-    buttons.length
-      ? h('div', { class: 'actions', role: 'group', 'aria-label': 'Actions' }, ...buttons)
-      : h('p', { class: 'muted' }, 'No action is offered now.'),
+    body,
     status,
   );
+}
+
+/** Forget what was typed for an approval (after it is decided). @param {string} id */
+export function forgetDraft(id) {
+  drafts.delete(id);
+  reasons.delete(id);
 }

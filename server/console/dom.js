@@ -147,3 +147,65 @@ export function updateCountdown(span, now) {
   span.classList.toggle('soon', level === 'soon');
   span.classList.toggle('over', level === 'over');
 }
+
+/**
+ * How long ago, short: `12 s`, `4 min`, `3 h`, `2 d`.
+ * @param {unknown} iso
+ * @param {number} now
+ */
+export function age(iso, now) {
+  const t = Date.parse(String(iso));
+  if (Number.isNaN(t)) return '';
+  const s = Math.max(0, Math.floor((now - t) / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} h`;
+  return `${Math.floor(s / 86_400)} d`;
+}
+
+/**
+ * An actor as people read it: `user:rita` → `rita`, `service:billing` → `billing (service)`,
+ * `system:timeout` → `timeout`; the signed-in principal is `you`.
+ * @param {unknown} actor
+ * @param {string | null} [me] this tab's actor
+ */
+export function actorName(actor, me = null) {
+  const a = text(actor);
+  if (me && a === me) return 'you';
+  const [kind, ...rest] = a.split(':');
+  const name = rest.join(':');
+  if (!name) return a;
+  if (kind === 'user') return name;
+  if (kind === 'service') return `${name} (service)`;
+  if (kind === 'system') return name === 'timeout' ? 'timeout' : a;
+  if (kind === 'provider') return `${name} (provider)`;
+  return a;
+}
+
+/**
+ * An estimated cost in USD, or `cost unknown`.
+ * @param {unknown} value
+ */
+export function money(value) {
+  if (typeof value !== 'number') return 'cost unknown';
+  return value === 0 ? '$0' : `$${value < 0.01 ? value.toFixed(4) : value.toFixed(2)}`;
+}
+
+/**
+ * The first line of a text, cut to `max` characters.
+ * @param {unknown} value
+ * @param {number} [max]
+ */
+export function snippet(value, max = 80) {
+  const line = text(value).replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/**
+ * A value as one line of JSON (strings as they are), for tables.
+ * @param {unknown} value
+ */
+export function inline(value) {
+  if (value === undefined) return '—';
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}

@@ -1,5 +1,9 @@
+import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { Context } from 'hono';
+import { runMachine } from '../../machines/run-machine.ts';
 import type { Api } from '../api.ts';
 import type { AppEnv } from '../env.ts';
 import { errorResponse } from '../errors.ts';
@@ -9,15 +13,34 @@ import { ErrorResponse } from '../schemas.ts';
 const DIR = new URL('../console/', import.meta.url);
 const PAGE = { file: 'index.html', type: 'text/html; charset=utf-8' };
 const JS = 'text/javascript; charset=utf-8';
-const ASSETS: Record<string, { file: string; type: string }> = {
+/** `@xstate/store`'s browser build (its ES modules import each other by relative name). */
+const STORE_DIR = dirname(createRequire(import.meta.url).resolve('@xstate/store'));
+type Asset = { file: string | URL; type: string };
+const ASSETS: Record<string, Asset> = {
   'console.css': { file: 'console.css', type: 'text/css; charset=utf-8' },
-  'console.js': { file: 'console.js', type: JS },
-  'context.js': { file: 'context.js', type: JS },
-  'decide.js': { file: 'decide.js', type: JS },
-  'dom.js': { file: 'dom.js', type: JS },
-  'media.js': { file: 'media.js', type: JS },
-  'socket.js': { file: 'socket.js', type: JS },
+  'views.css': { file: 'views.css', type: 'text/css; charset=utf-8' },
+  ...Object.fromEntries(
+    readdirSync(DIR)
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => [f, { file: f, type: JS }]),
+  ),
+  ...Object.fromEntries(
+    readdirSync(STORE_DIR)
+      .filter((f) => /^(xstate-store|store-[0-9a-f]+|validationError-[0-9a-f]+)\.js$/.test(f))
+      .map((f) => [f, { file: new URL(`file://${join(STORE_DIR, f)}`), type: JS }]),
+  ),
 };
+
+/** A state of the run machine: its key and children, nothing else (what the statechart draws). */
+type Outline = { key: string; states: Outline[] };
+function outline(key: string, node: { states?: Record<string, unknown> }): Outline {
+  const states = Object.entries(node.states ?? {}).map(([k, child]) =>
+    outline(k, child as { states?: Record<string, unknown> }),
+  );
+  return { key, states };
+}
+/** The run machine's states, from its definition: the console draws the statechart from it. */
+const MACHINE = JSON.stringify(outline('run', runMachine.config as { states?: Record<string, unknown> }));
 
 /**
  * The console runs no inline code and talks only to this origin (CSP 3: `'self'` also admits the
@@ -36,8 +59,11 @@ export const CONSOLE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-async function serveFile(c: Context<AppEnv>, entry: { file: string; type: string }): Promise<Response> {
-  const body = await readFile(new URL(entry.file, DIR), 'utf8');
+async function serveFile(c: Context<AppEnv>, entry: Asset): Promise<Response> {
+  const body =
+    typeof entry.file === 'string' && entry.file === 'run-machine.json'
+      ? MACHINE
+      : await readFile(typeof entry.file === 'string' ? new URL(entry.file, DIR) : entry.file, 'utf8');
   return c.body(body, 200, {
     'Content-Type': entry.type,
     'Cache-Control': 'no-cache',
@@ -64,12 +90,16 @@ export function consoleRoutes(api: Api): void {
       method: 'get',
       path: '/console/{file}',
       tag: 'console',
-      summary: 'A static asset of the web console (its CSS and ES modules)',
+      summary:
+        'A static asset of the web console (its CSS, ES modules, @xstate/store, the run machine outline)',
       auth: 'none',
       responses: { 200: null, 404: ErrorResponse },
     },
     (c) => {
       const name = c.req.param('file') ?? '';
+      if (name === 'run-machine.json') {
+        return serveFile(c, { file: name, type: 'application/json; charset=utf-8' });
+      }
       const entry = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
       if (!entry) return errorResponse(c, 'not_found', `No console file ${name}`);
       return serveFile(c, entry);

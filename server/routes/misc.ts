@@ -2,7 +2,7 @@ import { HitlError } from '../../actors/errors.ts';
 import { type Api, readJson } from '../api.ts';
 import type { RouteDeps } from '../deps.ts';
 import { errorBody } from '../errors.ts';
-import { AnyJson, ErrorResponse, FrameBody, HealthResponse, ProvidersResponse } from '../schemas.ts';
+import { ErrorResponse, FrameBody, FrameReply, HealthResponse, ProvidersResponse } from '../schemas.ts';
 
 /** Providers, WebSocket frames over HTTP, health, readiness and metrics. */
 export function miscRoutes(api: Api, deps: RouteDeps): void {
@@ -29,7 +29,7 @@ export function miscRoutes(api: Api, deps: RouteDeps): void {
       tag: 'websocket',
       summary: 'A WebSocket client frame over HTTP (for relays) → its reply frame',
       docBody: FrameBody,
-      responses: { 200: AnyJson, 400: ErrorResponse, 401: ErrorResponse },
+      responses: { 200: FrameReply, 400: ErrorResponse, 401: ErrorResponse },
     },
     async (c) => {
       const frame = await readJson(c);

@@ -13,6 +13,7 @@ import {
   Paged,
   RunStatusResponse,
   RunView,
+  SessionActiveResponse,
   VerifyResponse,
   WaitQuery,
 } from '../schemas.ts';
@@ -119,7 +120,7 @@ export function runReadRoutes(api: Api, deps: RouteDeps): void {
       tag: 'runs',
       summary: 'Non-terminal runs of a chat session, and whether approvals are pending in it',
       query: ActiveQuery,
-      responses: { 200: Paged('runs'), 401: ErrorResponse, 422: ErrorResponse },
+      responses: { 200: SessionActiveResponse, 401: ErrorResponse, 422: ErrorResponse },
     },
     async (c, { query: q }) => {
       const p = c.get('principal');

@@ -6,7 +6,7 @@ import type { Api } from '../api.ts';
 import { assertNotBlocked, clientAddress } from '../authn.ts';
 import type { RouteDeps } from '../deps.ts';
 import { assertAcceptableJson } from '../hostile-json.ts';
-import { AnyJson, ErrorResponse, WebhookQuery } from '../schemas.ts';
+import { AnyJson, ErrorResponse, WebhookQuery, WebhookResponse } from '../schemas.ts';
 import { verifyWebhook } from '../webhook-verify.ts';
 
 /**
@@ -25,7 +25,7 @@ export function webhookRoutes(api: Api, deps: RouteDeps): void {
       query: WebhookQuery,
       docBody: AnyJson,
       responses: {
-        200: AnyJson,
+        200: WebhookResponse,
         400: ErrorResponse,
         401: ErrorResponse,
         404: ErrorResponse,

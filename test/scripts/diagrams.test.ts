@@ -178,3 +178,61 @@ describe('generated diagram files', () => {
     await expect(loadMachine(root, wrongExport)).rejects.toThrow(/does not export a state machine/);
   });
 });
+
+describe('the run machine, drawn as an overview and one diagram per phase', () => {
+  const runSource = DIAGRAM_SOURCES.find((s) => s.name === 'run-machine')!;
+
+  it('has no edge from or into the terminal states other than the normal end; global transitions are a note', async () => {
+    const machine = (await loadMachine(root, runSource))!;
+    const files = diagramFiles(runSource, machine);
+    const top = files.get('run-machine.mmd') ?? '';
+    const edges = top.split('\n').filter((l) => l.includes(' --> '));
+    for (const terminal of ['failed', 'cancelled', 'expired']) {
+      expect(
+        edges.filter((l) => l.includes(terminal)),
+        terminal,
+      ).toEqual([]);
+    }
+    expect(edges.filter((l) => l.includes('completed'))).toEqual([
+      '  response_review --> completed : auto, review.approve, review.edit',
+      '  completed --> [*]',
+    ]);
+    // pause, resume, cancel and recovered apply everywhere: a note, not edges across the chart.
+    for (const e of ['run.paused', 'run.resumed', 'run.cancelled', 'run.recovered']) {
+      expect(
+        edges.some((l) => l.includes(e)),
+        e,
+      ).toBe(false);
+      expect(top).toContain(e);
+    }
+    expect(top).toMatch(
+      /note left of payload_review\n\s+review\.reject → cancelled<br\/>approval\.expired → expired/,
+    );
+  });
+
+  it('draws each phase with its own states, its exits named after where they lead', async () => {
+    const machine = (await loadMachine(root, runSource))!;
+    const files = diagramFiles(runSource, machine);
+    expect([...files.keys()]).toEqual([
+      'run-machine.mmd',
+      'run-machine-information_review.mmd',
+      'run-machine-payload_review.mmd',
+      'run-machine-api_call.mmd',
+      'run-machine-response_review.mmd',
+      'run-machine.md',
+    ]);
+    const api = files.get('run-machine-api_call.mmd') ?? '';
+    expect(api).toContain('  [*] --> ready\n');
+    expect(api).toContain('  waiting --> to_failed : prediction.failed [currentPrediction]\n');
+    expect(api).toContain('  state "response_review" as to_response_review\n');
+    expect(api).not.toMatch(/--> .* : run\.(paused|resumed|cancelled|recovered)/);
+    const md = files.get('run-machine.md') ?? '';
+    for (const phase of ['information_review', 'payload_review', 'api_call', 'response_review'])
+      expect(md).toContain(`## ${phase}\n`);
+  });
+
+  it('the committed run-machine diagrams are up to date', async () => {
+    const machine = (await loadMachine(root, runSource))!;
+    expect(await staleFiles(committed, diagramFiles(runSource, machine))).toEqual([]);
+  });
+});

@@ -31,10 +31,11 @@ describe('the error boundary', () => {
     expect((await t.call('GET', '/hitl/runs', { token: forged })).status).toBe(401);
   });
 
-  it('lets only /healthz and /readyz through anonymously', async () => {
+  it('lets only /healthz, /readyz and the API document through anonymously', async () => {
     expect((await t.call('GET', '/healthz', { token: null })).status).toBe(200);
     expect((await t.call('GET', '/readyz', { token: null })).status).toBe(200);
-    for (const path of ['/metrics', '/openapi.json', '/hitl/providers', '/hitl/approvals/pending']) {
+    expect((await t.call('GET', '/openapi.json', { token: null })).status).toBe(200);
+    for (const path of ['/metrics', '/hitl/providers', '/hitl/approvals/pending']) {
       expect((await t.call('GET', path, { token: null })).status, path).toBe(401);
     }
   });

@@ -107,6 +107,9 @@ describe('GET /metrics', () => {
     expect(text).toMatch(
       /hitl_http_requests_total\{method="POST",route="\/hitl\/run\/:id\/approve",status="200"\} 1/,
     );
-    expect(text).toContain('hitl_process_');
+    // Process metrics under their standard names, not prefixed twice (`hitl_process_process_…`).
+    expect(text).toMatch(/^process_cpu_user_seconds_total /m);
+    expect(text).toMatch(/^nodejs_heap_size_used_bytes /m);
+    expect(text).not.toContain('hitl_process_');
   });
 });

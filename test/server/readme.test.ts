@@ -13,7 +13,9 @@ import { freePort } from '../../persistence/embedded-postgres.ts';
 const ROOT = join(import.meta.dirname, '..', '..');
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 const ISO = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/g;
-const SET_VAR = /^\s*(export\s+)?(HITL_KEY|RUN|APPROVAL)=/;
+/** The key is given to the shell by the test (the README reads it from `data/api-key`). */
+const SET_KEY = /^\s*(export\s+)?HITL_KEY=/;
+const VARS = '__readme_vars__';
 
 /** Ids, times, the key's id and durations vary from run to run; the port is the test's. */
 function mask(value: unknown, port: number, key = ''): unknown {
@@ -68,6 +70,15 @@ function hasCurl(): boolean {
   }
 }
 
+function hasJq(): boolean {
+  try {
+    execFileSync('jq', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Environment for the child: ours, minus everything that would configure the service. */
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -78,7 +89,7 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-const describeIfCurl = hasCurl() ? describe : describe.skip;
+const describeIfCurl = hasCurl() && hasJq() ? describe : describe.skip;
 
 describeIfCurl('the README', () => {
   let dir: string;
@@ -162,30 +173,43 @@ describeIfCurl('the README', () => {
     expect(output).toContain(`http://127.0.0.1:${port}`);
   });
 
-  it('answers every curl command of the first run with the JSON shown under it', async () => {
+  it('answers every curl command of the first run with the JSON shown under it, capturing ids with jq', async () => {
     const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
     const steps = curlSteps(readme);
     expect(steps.length).toBe(4);
+    // The ids come from the answers themselves (`jq -r`), never typed in.
+    expect(steps[0]?.script).toContain('RUN=$(jq -r .run_id run.json)');
+    expect(steps[1]?.script).toContain('APPROVAL=$(jq -r .approval.approval_id view.json)');
     const vars: Record<string, string> = {
       HITL_KEY: (await readFile(join(dir, 'data', 'api-key'), 'utf8')).trim(),
       RUN: '',
       APPROVAL: '',
     };
-    for (const step of steps) {
-      const script = step.script
-        .split('\n')
-        .filter((line) => !SET_VAR.test(line))
-        .join('\n')
-        .replaceAll('127.0.0.1:8080', `127.0.0.1:${port}`);
-      const stdout = execFileSync('bash', ['-c', script], {
-        env: { ...process.env, ...vars },
-        encoding: 'utf8',
-      });
-      const actual = JSON.parse(stdout) as Record<string, unknown>;
-      expect(mask(actual, port), script).toEqual(mask(step.expected, port));
-      if (typeof actual.run_id === 'string') vars.RUN = actual.run_id;
-      const approval = actual.approval as { approval_id?: unknown } | null | undefined;
-      if (typeof approval?.approval_id === 'string') vars.APPROVAL = approval.approval_id;
+    const work = await mkdtemp(join(tmpdir(), 'hitl-readme-shell-'));
+    try {
+      for (const step of steps) {
+        const script = step.script
+          .split('\n')
+          .filter((line) => !SET_KEY.test(line))
+          .join('\n')
+          .replaceAll('127.0.0.1:8080', `127.0.0.1:${port}`);
+        // Each block runs as a reader would paste it; the variables it sets carry over to the next.
+        const stdout = execFileSync(
+          'bash',
+          ['-ec', `${script}\nprintf '\\n${VARS} %s %s\\n' "$RUN" "$APPROVAL"`],
+          { cwd: work, env: { ...process.env, ...vars }, encoding: 'utf8' },
+        );
+        const [answer = '', tail = ''] = stdout.split(`\n${VARS} `);
+        const [run = '', approval = ''] = tail.trim().split(' ');
+        vars.RUN = run;
+        vars.APPROVAL = approval;
+        const actual = JSON.parse(answer) as Record<string, unknown>;
+        expect(mask(actual, port), script).toEqual(mask(step.expected, port));
+      }
+      expect(vars.RUN).toMatch(new RegExp(`^${UUID.source}$`));
+      expect(vars.APPROVAL).toMatch(new RegExp(`^${UUID.source}$`));
+    } finally {
+      await rm(work, { recursive: true, force: true });
     }
   }, 60_000);
 
