@@ -166,16 +166,23 @@ export function createApprovalService(host: RunHost) {
   }
 
   /**
-   * SPEC §7 (decision retries): an `approval_not_pending` for an approval that is closed carries
+   * SPEC §7 (decision retries): an `approval_not_pending` (or `run_terminal`) for an approval that is closed carries
    * its status and decision (`action`, `actor`, `decided_at`), so a client whose request timed out
    * can tell whether it won. Any other error passes unchanged.
    */
   async function explainRefusal(approvalId: string, err: unknown): Promise<never> {
-    if (!(err instanceof HitlError) || err.code !== 'approval_not_pending') throw err;
+    // A decision that ended its run makes a retry meet `run_terminal` first (the error order):
+    // that answer carries the decision too, or the client still could not tell whether it won.
+    if (!(err instanceof HitlError) || (err.code !== 'approval_not_pending' && err.code !== 'run_terminal'))
+      throw err;
     const closed = await get(approvalId).catch(() => null);
     if (!closed || closed.approval.status === 'pending') throw err;
     const { status, decision } = closed.approval;
-    throw new HitlError('approval_not_pending', `Approval ${approvalId} is already ${status}`, {
+    const message =
+      err.code === 'run_terminal'
+        ? `${err.message}; approval ${approvalId} is ${status}`
+        : `Approval ${approvalId} is already ${status}`;
+    throw new HitlError(err.code, message, {
       approval_id: approvalId,
       status,
       decision: decision

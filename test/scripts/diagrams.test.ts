@@ -206,7 +206,7 @@ describe('the run machine, drawn as an overview and one diagram per phase', () =
       expect(top).toContain(e);
     }
     expect(top).toMatch(
-      /note left of payload_review\n\s+review\.reject → cancelled<br\/>approval\.expired → expired/,
+      /note left of payload_review\n\s+provider\.failed → failed<br\/>review\.reject → cancelled<br\/>approval\.expired → expired/,
     );
   });
 

@@ -46,7 +46,11 @@ describe('a retried decision', () => {
   });
 
   it('without a key, the 409 approval_not_pending carries the decision that closed it', async () => {
-    const { id, approvalId } = await runAtPayloadReview(t);
+    // The run goes on to another checkpoint, so the approval is closed while the run is not.
+    const { id, approvalId } = await runAtPayloadReview(t, {
+      policy: 'require_human',
+      allowed_steps: ['payload_review', 'response_review'],
+    });
     const token = await reviewerToken('u1', []);
     const body = { approval_id: approvalId, action: 'approve' };
     expect((await t.call('POST', `/hitl/run/${id}/approve`, { body, token })).status).toBe(200);
@@ -55,6 +59,26 @@ describe('a retried decision', () => {
       await t.call('POST', `/hitl/approvals/${approvalId}/respond`, { body: { action: 'reject' } }),
     ]) {
       expect([retry.status, codeOf(retry.json)]).toEqual([409, 'approval_not_pending']);
+      const details = (retry.json.error as { details: Record<string, unknown> }).details;
+      expect(details).toMatchObject({
+        approval_id: approvalId,
+        status: 'approved',
+        decision: { action: 'approve', actor: 'user:u1', decided_at: expect.any(String) },
+      });
+    }
+  });
+
+  it("a decision that ended its run: the retry's 409 run_terminal carries the decision too", async () => {
+    const { id, approvalId } = await runAtPayloadReview(t);
+    const token = await reviewerToken('u1', []);
+    const body = { approval_id: approvalId, action: 'approve' };
+    expect((await t.call('POST', `/hitl/run/${id}/approve`, { body, token })).status).toBe(200);
+    await t.call('GET', `/hitl/runs/${id}?wait_for=terminal&timeout=10`);
+    for (const retry of [
+      await t.call('POST', `/hitl/run/${id}/approve`, { body, token }),
+      await t.call('POST', `/hitl/approvals/${approvalId}/respond`, { body: { action: 'reject' } }),
+    ]) {
+      expect([retry.status, codeOf(retry.json)]).toEqual([409, 'run_terminal']);
       const details = (retry.json.error as { details: Record<string, unknown> }).details;
       expect(details).toMatchObject({
         approval_id: approvalId,

@@ -208,3 +208,21 @@ describe('a Replicate run over HTTP', () => {
     expect(fake.received.creates[0]?.input).toEqual({ prompt: 'a boat', num_outputs: 1, steps: 20 });
   });
 });
+
+describe('POST /teams/run (legacy) with a prediction still running', () => {
+  it('answers 202 when ?timeout= passes first', async () => {
+    fake.script({ kind: 'succeed', afterMs: 1_500 });
+    const res = await t.call('POST', '/teams/run?timeout=0.2', {
+      body: {
+        prompt: 'a lighthouse at dusk',
+        user_id: 'u1',
+        agent_tool_config: { 'replicate-agent-tool': { data: MODEL } },
+      },
+    });
+    expect(res.status, res.text).toBe(202);
+    expect(['queued', 'running']).toContain(res.json.status);
+    // It goes on after the answer: the run still completes on its own.
+    const done = await awaitEnd(t, String(res.json.run_id));
+    expect(done.status).toBe('completed');
+  });
+});
