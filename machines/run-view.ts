@@ -7,6 +7,8 @@ import type { ApprovalView, RunView } from './view-schemas.ts';
 export function approvalContext(ctx: RunContext, record: ApprovalRecord): Record<string, unknown> {
   // What every inbox row summarises a run checkpoint by: the prompt and the model.
   const about = { model: ctx.capabilities?.model ?? null, prompt: ctx.request.prompt };
+  // The model's input schema, where known: the console draws the payload as a form from it.
+  const schema = ctx.capabilities?.input_schema ? { input_schema: ctx.capabilities.input_schema } : {};
   switch (record.checkpoint_type) {
     case 'information_review':
       return {
@@ -22,6 +24,7 @@ export function approvalContext(ctx: RunContext, record: ApprovalRecord): Record
         issues: ctx.issues,
         estimated_cost: ctx.capabilities?.estimated_cost ?? null,
         changed_fields: ctx.changed_fields,
+        ...schema,
         ...about,
       };
     case 'error_recovery':
@@ -32,6 +35,7 @@ export function approvalContext(ctx: RunContext, record: ApprovalRecord): Record
         attempt: ctx.attempt,
         prediction: ctx.prediction,
         estimated_cost: ctx.capabilities?.estimated_cost ?? null,
+        ...schema,
         ...about,
       };
     case 'response_review':

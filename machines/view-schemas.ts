@@ -80,8 +80,9 @@ export const ApprovalView = Approval.extend({
     .record(z.string(), z.unknown())
     .describe(
       'What the reviewer judges. information_review: capabilities, confidence, signals, prompt, attachments. ' +
-        'payload_review: payload, issues, estimated_cost, changed_fields (a count), model, prompt. ' +
-        'error_recovery: error, payload, issues, attempt, prediction, model, prompt. ' +
+        'payload_review: payload, issues, estimated_cost, changed_fields (a count), model, prompt, ' +
+        'input_schema (the model’s input schema, when known). ' +
+        'error_recovery: error, payload, issues, attempt, prediction, model, prompt, input_schema (when known). ' +
         'response_review: output, quality, signals, urls, payload, completed_at, model, prompt. ' +
         'browser_action_approval: action_description and the caller’s context.',
     ),

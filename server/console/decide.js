@@ -8,6 +8,7 @@ import { editTemplate, parseEdits } from './context.js';
 import { fieldDiff, mergedPayload } from './diff.js';
 import { asObject, h, text } from './dom.js';
 import { diffTable } from './fields.js';
+import { formEditor } from './form-view.js';
 
 /** @typedef {import('./context.js').Approval} Approval */
 /** @typedef {import('./socket.js').Frame} Frame */
@@ -101,12 +102,16 @@ export function readEditor(a, source) {
  * @param {boolean} state.editing
  * @param {string | null} state.confirming
  * @param {{ action: string } | undefined} state.pending
+ * @param {import('./form-store.js').FormState | null} [state.form] the schema form, when the payload has a schema
  * @param {object} deps
  * @param {(action: string, edits?: Record<string, unknown>, reason?: string) => void} deps.decide
  * @param {() => void} deps.startEdit
  * @param {() => void} deps.cancelEdit
  * @param {(action: string) => void} deps.ask
  * @param {() => void} deps.cancelAsk
+ * @param {() => import('./form-store.js').FormState | null} deps.readForm
+ * @param {(field: string, input: string | boolean) => void} deps.fieldChanged
+ * @param {(mode: 'form' | 'json', values?: Record<string, unknown>) => void} deps.modeChanged
  */
 export function decisionForm(a, state, deps) {
   const id = a.approval_id;
@@ -125,7 +130,22 @@ export function decisionForm(a, state, deps) {
 
   /** @type {HTMLElement} */
   let body;
-  if (state.editing) {
+  if (state.editing && state.form?.approval_id === id && state.form.mode === 'form') {
+    body = formEditor(a, {
+      busy,
+      read: deps.readForm,
+      changed: deps.fieldChanged,
+      send: (edits) => deps.decide('edit', edits, why()),
+      asJson: () => {
+        drafts.set(id, JSON.stringify(deps.readForm()?.values ?? {}, null, 2));
+        deps.modeChanged('json');
+      },
+      cancel: () => {
+        drafts.delete(id);
+        deps.cancelEdit();
+      },
+    });
+  } else if (state.editing) {
     const editor = /** @type {HTMLTextAreaElement} */ (
       h('textarea', {
         id: 'edits',
@@ -139,6 +159,18 @@ export function decisionForm(a, state, deps) {
     const diffBox = h('div', { class: 'diff-box', 'aria-live': 'polite' });
     const send = h('button', { type: 'button', disabled: busy }, 'Send edit');
     const cancel = h('button', { type: 'button', class: 'secondary', disabled: busy }, 'Cancel edit');
+    const toForm =
+      state.form?.approval_id === id
+        ? h('button', { type: 'button', class: 'secondary', disabled: busy }, 'Back to the form')
+        : null;
+    toForm?.addEventListener('click', () => {
+      const read = readEditor(a, editor.value);
+      if (read.problem || !read.edits) {
+        error.textContent = read.problem ?? '';
+        return;
+      }
+      deps.modeChanged('form', /** @type {Record<string, unknown>} */ (read.edits.payload));
+    });
     const refresh = () => {
       drafts.set(id, editor.value);
       const read = readEditor(a, editor.value);
@@ -182,7 +214,7 @@ export function decisionForm(a, state, deps) {
       editor,
       error,
       diffBox,
-      h('div', { class: 'actions', role: 'group', 'aria-label': 'Edit actions' }, send, cancel),
+      h('div', { class: 'actions', role: 'group', 'aria-label': 'Edit actions' }, send, toForm, cancel),
     );
   } else if (state.confirming) {
     const action = state.confirming;

@@ -126,6 +126,7 @@ function decidedView(d) {
  * @param {Decided | null} view.decided
  * @param {string | null} view.gone
  * @param {boolean} view.editing
+ * @param {import('./form-store.js').FormState | null} [view.form]
  * @param {string | null} view.confirming
  * @param {{ action: string } | undefined} view.pending
  * @param {string | null} view.me

@@ -8,6 +8,7 @@
  */
 
 /** @typedef {import('./context.js').Approval} Approval */
+import { formTransitions, startForm } from './form-store.js';
 import { visibleApprovals } from './inbox.js';
 
 /** @typedef {'signed-out' | 'connecting' | 'online' | 'offline'} ConnectionStatus */
@@ -38,6 +39,7 @@ import { visibleApprovals } from './inbox.js';
  * @property {string | null} historyRunId the run shown in the history view
  * @property {string | null} confirming an action waiting for confirmation (reject)
  * @property {boolean} editing
+ * @property {import('./form-store.js').FormState | null} form the schema form of the edit in progress
  */
 
 const MAX_RESOLVED = 5000;
@@ -59,6 +61,7 @@ export function initialContext() {
     historyRunId: null,
     confirming: null,
     editing: false,
+    form: null,
   };
 }
 
@@ -203,12 +206,13 @@ export const transitions = {
    * @param {ConsoleContext} ctx
    * @returns {ConsoleContext}
    */
-  editStarted: (ctx) => ({ ...ctx, editing: true, confirming: null }),
+  editStarted: (ctx) => ({ ...ctx, editing: true, confirming: null, form: startForm(ctx.shown) }),
   /**
    * @param {ConsoleContext} ctx
    * @returns {ConsoleContext}
    */
-  editCancelled: (ctx) => ({ ...ctx, editing: false }),
+  editCancelled: (ctx) => ({ ...ctx, editing: false, form: null }),
+  ...formTransitions,
   /**
    * An action that ends the run waits for a second click.
    * @param {ConsoleContext} ctx
