@@ -60,6 +60,56 @@ function signalsView(signals) {
 }
 
 /**
+ * The model's schema summary at information_review: required fields, media fields, where the
+ * prompt and each attachment will go, what each field takes.
+ * @param {unknown} raw `capabilities.schema_summary`
+ * @param {string[]} attachments the run's attachments
+ */
+export function schemaSummaryView(raw, attachments) {
+  const s = asObject(raw);
+  if (!s) return [];
+  const list = (/** @type {unknown} */ v) => (Array.isArray(v) && v.length ? v.map(text).join(', ') : 'none');
+  const places = (Array.isArray(s.attachments) ? s.attachments : []).map((x) => {
+    const at = asObject(x) ?? {};
+    const index = typeof at.index === 'number' ? at.index : -1;
+    const what =
+      at.from === 'prompt'
+        ? `URL ${index + 1} in the prompt`
+        : (attachments[index] ?? `attachment ${index + 1}`);
+    return h('li', {}, what, ' → ', at.field ? h('code', {}, text(at.field)) : 'no field (not sent)');
+  });
+  const constraints = Object.entries(asObject(s.constraints) ?? {});
+  return [
+    h('h3', {}, "The model's inputs"),
+    h(
+      'div',
+      { id: 'schema-summary' },
+      facts([
+        ['Schema from', text(s.source)],
+        ['Required fields', list(s.required)],
+        ['Media fields', list(s.media_fields)],
+        ['Prompt goes to', s.prompt_field ? text(s.prompt_field) : 'no field'],
+      ]),
+      h('h4', {}, 'Where each attachment goes'),
+      places.length
+        ? h('ul', { class: 'attachment-places' }, ...places)
+        : h('p', { class: 'muted' }, 'No attachments.'),
+      constraints.length
+        ? h(
+            'table',
+            { class: 'fields', 'aria-label': 'What each field takes' },
+            h(
+              'tbody',
+              {},
+              ...constraints.map(([f, c]) => h('tr', {}, h('th', { scope: 'row' }, f), h('td', {}, text(c)))),
+            ),
+          )
+        : null,
+    ),
+  ];
+}
+
+/**
  * The context of an approval, by checkpoint type.
  * @param {Approval} approval
  * @returns {Array<HTMLElement | null>}
@@ -86,6 +136,7 @@ export function contextView(approval) {
         attachments.length
           ? h('ul', {}, ...attachments.map((a) => h('li', {}, a)))
           : h('p', { class: 'muted' }, 'None.'),
+        ...schemaSummaryView(caps.schema_summary, attachments),
         h('details', {}, h('summary', {}, 'Input schema'), json(caps.schema ?? null, 'Input schema')),
       ];
     }

@@ -19,6 +19,7 @@ type Asset = { file: string | URL; type: string };
 const ASSETS: Record<string, Asset> = {
   'console.css': { file: 'console.css', type: 'text/css; charset=utf-8' },
   'views.css': { file: 'views.css', type: 'text/css; charset=utf-8' },
+  'form.css': { file: 'form.css', type: 'text/css; charset=utf-8' },
   ...Object.fromEntries(
     readdirSync(DIR)
       .filter((f) => f.endsWith('.js'))

@@ -23,6 +23,9 @@ const ASSETS: Record<string, string> = {
       'inbox',
       'keys',
       'media',
+      'schema-form',
+      'form-store',
+      'form-view',
       'socket',
       'statechart',
       'store',
@@ -31,6 +34,7 @@ const ASSETS: Record<string, string> = {
   ),
   '/console/console.css': 'text/css; charset=utf-8',
   '/console/views.css': 'text/css; charset=utf-8',
+  '/console/form.css': 'text/css; charset=utf-8',
 };
 
 async function get(path: string, token: string | null = null) {
