@@ -92,6 +92,16 @@ function takes(f) {
 }
 
 /**
+ * The field's description as help text, then what it takes.
+ * @param {FormField} f
+ */
+function helpText(f) {
+  const about = f.description.trim();
+  const said = about && !/[.!?]$/.test(about) ? `${about}.` : about;
+  return [said, takes(f)].filter(Boolean).join(' ');
+}
+
+/**
  * The schema form.
  * @param {object} args
  * @param {import('./schema-form.js').InputSchema} args.schema
@@ -146,7 +156,7 @@ export function schemaForm({ schema, payload, issues, read, changed, after }) {
       { class: 'form-field', 'data-field': f.name, 'data-kind': f.kind },
       h('label', { for: id }, f.title, f.required ? h('span', { class: 'required' }, ' (required)') : null),
       el,
-      h('p', { id: `${id}-help`, class: 'hint' }, [f.description, takes(f)].filter(Boolean).join(' ')),
+      h('p', { id: `${id}-help`, class: 'hint' }, helpText(f)),
       h('div', { id: `${id}-issues`, class: 'field-issues' }, problem, ...server),
       preview,
     );
