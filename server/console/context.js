@@ -94,6 +94,7 @@ export function schemaSummaryView(raw, attachments) {
       places.length
         ? h('ul', { class: 'attachment-places' }, ...places)
         : h('p', { class: 'muted' }, 'No attachments.'),
+      constraints.length ? h('h4', {}, 'What each field takes') : null,
       constraints.length
         ? h(
             'table',
