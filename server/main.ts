@@ -222,6 +222,11 @@ async function main(cfg: Config): Promise<void> {
   // signal twice (directly and relayed by npm/tsx); a second one must not kill the drain.
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // The last net under background work: a promise a library drops (postgres.js during a
+  // Postgres restart, see persistence/postgres.ts) is logged, never the end of the service.
+  process.on('unhandledRejection', (reason: unknown) => {
+    log.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection');
+  });
 }
 
 let config: Config;

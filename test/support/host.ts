@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createApprovalService } from '../../actors/approvals.ts';
+import { HitlError } from '../../actors/errors.ts';
 import { createEchoProvider } from '../../actors/providers/echo.ts';
 import { createProviderRegistry } from '../../actors/providers/registry.ts';
 import { createReplicateProvider } from '../../actors/providers/replicate.ts';
@@ -60,7 +61,12 @@ export async function waitForView(
   const end = Date.now() + timeoutMs;
   let last: Record<string, unknown> = {};
   while (Date.now() < end) {
-    const run = await host.read(runId);
+    // Right after an outage a read may still answer `unavailable` (the pool is reconnecting):
+    // a typed "not yet", like an older state.
+    const run = await host.read(runId).catch((err: unknown) => {
+      if (err instanceof HitlError && err.code === 'unavailable') return null;
+      throw err;
+    });
     if (run) {
       last = host.view(run);
       if (pred(last)) return last;
