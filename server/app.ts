@@ -25,7 +25,7 @@ import { runEventRoutes } from './routes/run-events.ts';
 import { runCreateRoutes } from './routes/runs-create.ts';
 import { runReadRoutes } from './routes/runs-read.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
-import { AnyJson, OpenApiDocument } from './schemas.ts';
+import { OpenApiDocument } from './schemas.ts';
 import { createWaiters, DEFAULT_MAX_WAITERS, type Waiters, waiterGauge } from './waiters.ts';
 import { createFrameHandler } from './ws-frames.ts';
 
