@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import { type BlobMemory, type BlobRow, RunBlobs } from './postgres-blobs.ts';
 import { guard, isConnectionError } from './postgres-errors.ts';
 import type { BatchItem, CommitInput, NewRun } from './types.ts';
 import { StoreError } from './types.ts';
@@ -8,7 +9,8 @@ import { StoreError } from './types.ts';
  * trip and one fsync. Data-modifying CTEs all see one snapshot; the guarded `update runs` (and the
  * `insert … on conflict do nothing` of new runs) return the runs that passed their `(run_id, seq)`
  * guard and lease, and only those runs' events, timers and approvals are written. A run the guard
- * refused changes nothing and fails no other run.
+ * refused changes nothing and fails no other run. Long strings (a large input) are written once per
+ * run to `run_blobs` and referenced (`persistence/blobs.ts`).
  */
 const BATCH_SQL = `
 with
@@ -81,7 +83,13 @@ ap as (
      set run_id = excluded.run_id, status = excluded.status, checkpoint_type = excluded.checkpoint_type,
          user_id = excluded.user_id, session_id = excluded.session_id, created_by = excluded.created_by,
          created_at = excluded.created_at, expires_at = excluded.expires_at, approval = excluded.approval,
-         envelope = excluded.envelope, version = excluded.version)
+         envelope = excluded.envelope, version = excluded.version),
+bl as (
+  insert into run_blobs (run_id, sha256, body)
+  select b.run_id, b.sha256, b.body
+    from jsonb_to_recordset($9::text::jsonb) as b(run_id uuid, sha256 text, body text)
+   where b.run_id in (select run_id from done)
+  on conflict (run_id, sha256) do nothing)
 select run_id::text as run_id from done
 `;
 
@@ -97,7 +105,7 @@ function checkNumbering(
   });
 }
 
-const createRow = (n: NewRun) => {
+const createRow = (n: NewRun, blobs: RunBlobs) => {
   const r = n.record;
   checkNumbering(r.run_id, 1, n);
   if (r.seq !== n.events.length) throw new Error(`record.seq must be ${n.events.length}`);
@@ -109,8 +117,8 @@ const createRow = (n: NewRun) => {
     user_id: r.user_id ?? null,
     session_id: r.session_id ?? null,
     created_by: r.created_by,
-    envelope: r.envelope,
-    view: r.view,
+    envelope: blobs.put(r.envelope),
+    view: blobs.put(r.view),
     work_pending: n.work_pending,
     owner: n.owner,
     lease_ms: n.lease_ms,
@@ -119,7 +127,7 @@ const createRow = (n: NewRun) => {
   };
 };
 
-const updateRow = (c: CommitInput) => {
+const updateRow = (c: CommitInput, blobs: RunBlobs) => {
   checkNumbering(c.run_id, c.expected_seq + 1, c);
   return {
     run_id: c.run_id,
@@ -127,8 +135,8 @@ const updateRow = (c: CommitInput) => {
     seq: c.expected_seq + c.events.length,
     status: c.status,
     current_step: c.current_step,
-    envelope: c.envelope,
-    view: c.view,
+    envelope: blobs.put(c.envelope),
+    view: blobs.put(c.view),
     work_pending: c.work_pending,
     owner: c.owner,
     lease_ms: c.lease_ms,
@@ -175,7 +183,11 @@ async function whyRefused(sql: Sql, items: BatchItem[]): Promise<Map<string, Sto
  * it. A statement that fails as a whole (a value Postgres refuses) is retried item by item, so one
  * bad change never fails the others; an unreachable Postgres throws `unavailable` for all.
  */
-export async function commitBatch(sql: Sql, items: BatchItem[]): Promise<Array<Error | null>> {
+export async function commitBatch(
+  sql: Sql,
+  items: BatchItem[],
+  memory: BlobMemory,
+): Promise<Array<Error | null>> {
   return guard('commit', async () => {
     const creates: ReturnType<typeof createRow>[] = [];
     const updates: ReturnType<typeof updateRow>[] = [];
@@ -185,12 +197,20 @@ export async function commitBatch(sql: Sql, items: BatchItem[]): Promise<Array<E
     const approvals: unknown[] = [];
     const work: unknown[] = [];
     const workDone: string[] = [];
+    const blobRows: BlobRow[] = [];
+    const written: RunBlobs[] = [];
     for (const item of items) {
       const id = runIdOf(item);
       const body = item.kind === 'create' ? item.run : item.change;
-      if (item.kind === 'create') creates.push(createRow(item.run));
-      else updates.push(updateRow(item.change));
-      events.push(...body.events);
+      const blobs = new RunBlobs(id, memory);
+      written.push(blobs);
+      if (item.kind === 'create') creates.push(createRow(item.run, blobs));
+      else updates.push(updateRow(item.change, blobs));
+      for (const e of body.events) {
+        const payload = blobs.put(e.payload);
+        events.push(payload === e.payload ? e : { ...e, payload });
+      }
+      blobRows.push(...blobs.rows());
       if (item.kind === 'create' || item.change.timers_changed !== false) {
         sync.push(id);
         for (const t of body.timers)
@@ -216,6 +236,7 @@ export async function commitBatch(sql: Sql, items: BatchItem[]): Promise<Array<E
           JSON.stringify(approvals),
           JSON.stringify(work),
           workDone,
+          JSON.stringify(blobRows),
           // Prepared once per connection: the statement is planned once, not per batch.
         ],
         { prepare: true },
@@ -227,13 +248,14 @@ export async function commitBatch(sql: Sql, items: BatchItem[]): Promise<Array<E
       // One change Postgres refuses must not fail the others: each alone.
       return Promise.all(
         items.map((item) =>
-          commitBatch(sql, [item]).then(
+          commitBatch(sql, [item], memory).then(
             ([r]) => r ?? null,
             (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
           ),
         ),
       );
     }
+    for (const b of written) if (done.has(b.runId)) b.committed();
     const refused = items.filter((item) => !done.has(runIdOf(item)));
     const why = refused.length > 0 ? await whyRefused(sql, refused) : new Map<string, StoreError>();
     return items.map((item) => why.get(runIdOf(item)) ?? null);

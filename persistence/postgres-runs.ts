@@ -1,5 +1,6 @@
 import type { Fragment, Sql, TransactionSql } from 'postgres';
 import { upsertApprovals } from './postgres-approvals.ts';
+import { type BlobMemory, hydrateRows, insertBlobs, RunBlobs } from './postgres-blobs.ts';
 import { guard, sqlState } from './postgres-errors.ts';
 import { reviewerMayDecide } from './postgres-reviewers.ts';
 import type { EventDbRow, RunDbRow } from './postgres-rows.ts';
@@ -17,7 +18,7 @@ const RUN_COLUMNS = (sql: Sql) => sql`
 const leaseEnd = (tx: Sql | TransactionSql, ms: number) =>
   tx`now() + ${ms}::double precision * interval '1 millisecond'`;
 
-async function insertEvents(tx: TransactionSql, events: EventRow[]): Promise<void> {
+async function insertEvents(tx: TransactionSql, events: EventRow[], blobs: RunBlobs): Promise<void> {
   if (events.length === 0) return;
   const rows = events.map((e) => ({
     run_id: e.run_id,
@@ -27,7 +28,7 @@ async function insertEvents(tx: TransactionSql, events: EventRow[]): Promise<voi
     status: e.status,
     actor: e.actor,
     message: e.message,
-    payload: jsonb(tx, e.payload),
+    payload: jsonb(tx, blobs.put(e.payload)),
     derived: e.derived,
     created_at: e.created_at,
   }));
@@ -84,6 +85,7 @@ function runConditions(sql: Sql, filter: RunFilter): Fragment {
 /** The run half of `RunStore`. */
 export function createRunOps(
   sql: Sql,
+  memory: BlobMemory,
 ): Pick<
   RunStore,
   | 'createRun'
@@ -101,20 +103,23 @@ export function createRunOps(
         const r = run.record;
         checkNumbering(r.run_id, 1, run.events);
         if (r.seq !== run.events.length) throw new Error(`record.seq must be ${run.events.length}`);
+        const blobs = new RunBlobs(r.run_id, memory);
         await sql
           .begin(async (tx) => {
             await tx`
               insert into runs (run_id, seq, status, current_step, user_id, session_id, created_by,
                                 envelope, view, work_pending, owner, lease_until, created_at, updated_at)
               values (${r.run_id}, ${r.seq}, ${r.status}, ${r.current_step}, ${r.user_id ?? null},
-                      ${r.session_id ?? null}, ${r.created_by}, ${jsonb(tx, r.envelope)}, ${jsonb(tx, r.view)},
+                      ${r.session_id ?? null}, ${r.created_by}, ${jsonb(tx, blobs.put(r.envelope))}, ${jsonb(tx, blobs.put(r.view))},
                       ${run.work_pending}, ${run.owner}, ${leaseEnd(tx, run.lease_ms)},
                       ${r.created_at}, ${r.updated_at})
             `;
-            await insertEvents(tx, run.events);
+            await insertEvents(tx, run.events, blobs);
+            await insertBlobs(tx, blobs.rows());
             await syncTimers(tx, r.run_id, r.run_id, run.timers);
             await upsertApprovals(tx, run.approvals);
           })
+          .then(() => blobs.committed())
           .catch((err: unknown) => {
             throw asSeqConflict(err, r.run_id);
           });
@@ -127,6 +132,7 @@ export function createRunOps(
         const lease = change.require_lease_expired
           ? sql`and (lease_until is null or lease_until < now() or owner = ${change.owner})`
           : sql``;
+        const blobs = new RunBlobs(change.run_id, memory);
         await sql
           .begin(async (tx) => {
             // The row lock taken here serialises racing commits; the loser re-reads seq and misses.
@@ -135,8 +141,8 @@ export function createRunOps(
                  set seq = ${change.expected_seq + change.events.length},
                      status = ${change.status},
                      current_step = ${change.current_step},
-                     envelope = ${jsonb(tx, change.envelope)},
-                     view = ${jsonb(tx, change.view)},
+                     envelope = ${jsonb(tx, blobs.put(change.envelope))},
+                     view = ${jsonb(tx, blobs.put(change.view))},
                      work_pending = ${change.work_pending},
                      owner = ${change.owner},
                      lease_until = ${leaseEnd(tx, change.lease_ms)},
@@ -145,7 +151,8 @@ export function createRunOps(
               returning run_id
             `;
             if (updated.length === 0) throw await whyRefused(tx, change);
-            await insertEvents(tx, change.events);
+            await insertEvents(tx, change.events, blobs);
+            await insertBlobs(tx, blobs.rows());
             if (change.timers_changed !== false)
               await syncTimers(tx, change.run_id, change.run_id, change.timers);
             for (const w of change.work ?? []) {
@@ -160,6 +167,7 @@ export function createRunOps(
               await tx`delete from timers where owner_id = ${change.run_id} and id = any(${done}::bigint[])`;
             await upsertApprovals(tx, change.approvals);
           })
+          .then(() => blobs.committed())
           .catch((err: unknown) => {
             throw asSeqConflict(err, change.run_id);
           });
@@ -169,7 +177,9 @@ export function createRunOps(
       guard('getRun', async () => {
         if (!isUuid(runId)) return null;
         const [row] = await sql<RunDbRow[]>`select ${RUN_COLUMNS(sql)} from runs r where r.run_id = ${runId}`;
-        return row === undefined ? null : toRunRecord(row);
+        if (row === undefined) return null;
+        await hydrateRows(sql, [row], ['envelope', 'view']);
+        return toRunRecord(row);
       }),
 
     currentSeqs: (runIds) =>
@@ -192,6 +202,7 @@ export function createRunOps(
            order by seq
            limit ${limit}
         `;
+        await hydrateRows(sql, rows, ['payload']);
         return rows.map(toEventRow);
       }),
 
@@ -212,6 +223,7 @@ export function createRunOps(
              limit ${limit + 1}
           `,
         ]);
+        await hydrateRows(sql, rows, ['envelope', 'view']);
         return toPage(rows, limit, counted[0]?.total ?? 0, toRunRecord, (r) => ({
           created_at: r.created_at.toISOString(),
           id: r.run_id,

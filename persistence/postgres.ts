@@ -2,6 +2,7 @@ import type { Sql } from 'postgres';
 import postgres from 'postgres';
 import { createApprovalOps } from './postgres-approvals.ts';
 import { commitBatch } from './postgres-batch.ts';
+import { createBlobMemory } from './postgres-blobs.ts';
 import { guard } from './postgres-errors.ts';
 import { createKeyOps } from './postgres-keys.ts';
 import { createRunOps } from './postgres-runs.ts';
@@ -77,12 +78,13 @@ const WRITES = [
 /** The record in Postgres (SPEC §8). `close()` ends the pool it was given. */
 export function createPostgresStore(sql: Sql): RunStore {
   let writes = 0;
+  const blobs = createBlobMemory();
   const store: RunStore = {
-    ...createRunOps(sql),
+    ...createRunOps(sql, blobs),
     ...createApprovalOps(sql),
     ...createTimerOps(sql),
     ...createKeyOps(sql),
-    commitBatch: (items) => commitBatch(sql, items),
+    commitBatch: (items) => commitBatch(sql, items, blobs),
     ping: () =>
       guard('ping', async () => {
         await sql`select 1`;

@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- e2e [--before DIR] [--clients 16,64] [--seconds 10] [--warmup 3] [--workers N]`
+ * `npm run bench -- e2e [--before DIR] [--clients 16,64] [--seconds 10] [--warmup 3] [--workers N]
+ *   [--prompt-bytes N]`
  *
  * The run shape of issue 7 through the real start command (`server/main.ts` as a child process)
  * on Postgres + Redis, driven by a keep-alive `node:http` client, with a fake Replicate answering
@@ -30,6 +31,8 @@ const { values: args } = parseArgs({
     'skip-ceiling': { type: 'boolean', default: false },
     /** Write a V8 CPU profile of each "after" server into this directory. */
     profile: { type: 'string' },
+    /** Pad every run's prompt to this many bytes (write volume of a large input). */
+    'prompt-bytes': { type: 'string' },
   },
 });
 const CLIENTS = String(args.clients)
@@ -39,6 +42,14 @@ const WINDOW_MS = Number(args.seconds) * 1000;
 const WARMUP_MS = Number(args.warmup) * 1000;
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PROMPT_BYTES = args['prompt-bytes'] === undefined ? 0 : Number(args['prompt-bytes']);
+// Random text: a repeated phrase would be compressed away by Postgres (TOAST) and hide the volume.
+const PROMPT =
+  PROMPT_BYTES > 0
+    ? randomBytes(Math.ceil(PROMPT_BYTES * 0.75) + 3)
+        .toString('base64')
+        .slice(0, PROMPT_BYTES)
+    : undefined;
 const KEY = `bench-${randomBytes(12).toString('hex')}`;
 
 const profileArgs = (dir: string) =>
@@ -107,6 +118,7 @@ async function measure(
           data: { name: 'bench/model', example_input: { prompt: 'x' } },
         },
       },
+      ...(PROMPT !== undefined ? { prompt: PROMPT } : {}),
     },
     clients * 2,
   );
@@ -182,7 +194,7 @@ async function main(): Promise<void> {
     const pgBase = await scratch.baseline(16, 5000);
     const ceiling = new Map(rows.filter((r) => r.system === 'ceiling').map((r) => [r.clients, r.runsPerS]));
     console.log(
-      `e2e: ${WINDOW_MS / 1000} s window after ${WARMUP_MS / 1000} s warm-up; Postgres + Redis; fake Replicate answers creates succeeded`,
+      `e2e: ${WINDOW_MS / 1000} s window after ${WARMUP_MS / 1000} s warm-up; Postgres + Redis; fake Replicate answers creates succeeded${PROMPT ? `; prompt ${PROMPT.length.toLocaleString('en-US')} bytes` : ''}`,
     );
     console.log(
       '| system | clients | runs/s | ÷ ceiling | decision→ack p50 / p99 ms | commits/run | write tx/run | xact_commit/run | server CPU ms/run | WAL bytes/run |',

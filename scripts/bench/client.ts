@@ -10,6 +10,8 @@ export interface Target {
   key: string;
   /** The Replicate tool config of every run. */
   tool: Record<string, unknown>;
+  /** The prompt of every run (default: a short one). */
+  prompt?: string;
 }
 
 export interface Answer {
@@ -79,7 +81,11 @@ export function createClient(target: Target, sockets: number) {
   async function oneRun(): Promise<number[]> {
     const created = must(
       await call('POST', '/hitl/run', {
-        run_input: { prompt: 'A lighthouse at dusk', user_id: 'bench', agent_tool_config: target.tool },
+        run_input: {
+          prompt: target.prompt ?? 'A lighthouse at dusk',
+          user_id: 'bench',
+          agent_tool_config: target.tool,
+        },
         hitl_config: { policy: 'require_human', allowed_steps: ['payload_review', 'response_review'] },
       }),
       'create',

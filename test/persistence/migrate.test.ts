@@ -56,6 +56,7 @@ describe('migrations', () => {
       'bus_messages',
       'idempotency_keys',
       'migrations',
+      'run_blobs',
       'run_events',
       'runs',
       'timers',
