@@ -1,4 +1,5 @@
 import type { Fragment, Sql, TransactionSql } from 'postgres';
+import { hydrateRows, type RunBlobs } from './postgres-blobs.ts';
 import { guard, sqlState } from './postgres-errors.ts';
 import { reviewerMayDecide } from './postgres-reviewers.ts';
 import type { ApprovalDbRow } from './postgres-rows.ts';
@@ -29,11 +30,25 @@ const toDbValues = (tx: Sql | TransactionSql, a: ApprovalRow) => ({
   version: a.version,
 });
 
-/** Inserts or replaces (by approval_id) the approvals written with a run commit. */
-export async function upsertApprovals(tx: TransactionSql, approvals: ApprovalRow[]): Promise<void> {
+/** Run approvals reference their run's long strings (`run_blobs`); standalone ones hold them. */
+async function hydrateApprovals(sql: Sql, rows: ApprovalDbRow[]): Promise<void> {
+  const ofRuns = rows.filter((r): r is ApprovalDbRow & { run_id: string } => r.run_id !== null);
+  if (ofRuns.length > 0) await hydrateRows(sql, ofRuns, ['approval']);
+}
+
+/**
+ * Inserts or replaces (by approval_id) the approvals written with a run commit; `blobs` is that
+ * commit's: the caller writes its `run_blobs` rows after (the run's long strings, stored once).
+ */
+export async function upsertApprovals(
+  tx: TransactionSql,
+  approvals: ApprovalRow[],
+  blobs: RunBlobs,
+): Promise<void> {
   if (approvals.length === 0) return;
+  const rows = approvals.map((a) => toDbValues(tx, { ...a, approval: blobs.put(a.approval) }));
   await tx`
-    insert into approvals ${tx(approvals.map((a) => toDbValues(tx, a)))}
+    insert into approvals ${tx(rows)}
     on conflict (approval_id) do update
        set run_id = excluded.run_id, status = excluded.status, checkpoint_type = excluded.checkpoint_type,
            user_id = excluded.user_id, session_id = excluded.session_id, created_by = excluded.created_by,
@@ -66,7 +81,9 @@ export function createApprovalOps(
         const [row] = await sql<ApprovalDbRow[]>`
           select ${APPROVAL_COLUMNS(sql)} from approvals a where a.approval_id = ${approvalId}
         `;
-        return row === undefined ? null : toApprovalRow(row);
+        if (row === undefined) return null;
+        await hydrateApprovals(sql, [row]);
+        return toApprovalRow(row);
       }),
 
     listPendingApprovals: (filter, limit, cursor) =>
@@ -89,6 +106,7 @@ export function createApprovalOps(
              limit ${limit + 1}
           `,
         ]);
+        await hydrateApprovals(sql, rows);
         return toPage(rows, limit, counted[0]?.total ?? 0, toApprovalRow, (r) => ({
           created_at: r.created_at.toISOString(),
           id: r.approval_id,

@@ -216,7 +216,8 @@ export async function commitBatch(
         for (const t of body.timers)
           timers.push({ owner_id: id, kind: t.kind, key: t.key, fire_at: t.fire_at });
       }
-      for (const a of body.approvals) approvals.push({ ...a, envelope: undefined });
+      for (const a of body.approvals)
+        approvals.push({ ...a, approval: blobs.put(a.approval), envelope: undefined });
       if (item.kind === 'commit') {
         for (const w of item.change.work ?? [])
           work.push({ owner_id: id, kind: w.kind, key: w.key, fire_at: w.fire_at });

@@ -115,9 +115,9 @@ export function createRunOps(
                       ${r.created_at}, ${r.updated_at})
             `;
             await insertEvents(tx, run.events, blobs);
-            await insertBlobs(tx, blobs.rows());
             await syncTimers(tx, r.run_id, r.run_id, run.timers);
-            await upsertApprovals(tx, run.approvals);
+            await upsertApprovals(tx, run.approvals, blobs);
+            await insertBlobs(tx, blobs.rows());
           })
           .then(() => blobs.committed())
           .catch((err: unknown) => {
@@ -152,7 +152,6 @@ export function createRunOps(
             `;
             if (updated.length === 0) throw await whyRefused(tx, change);
             await insertEvents(tx, change.events, blobs);
-            await insertBlobs(tx, blobs.rows());
             if (change.timers_changed !== false)
               await syncTimers(tx, change.run_id, change.run_id, change.timers);
             for (const w of change.work ?? []) {
@@ -165,7 +164,8 @@ export function createRunOps(
             const done = (change.work_done ?? []).filter((t) => /^[0-9]{1,18}$/.test(t));
             if (done.length > 0)
               await tx`delete from timers where owner_id = ${change.run_id} and id = any(${done}::bigint[])`;
-            await upsertApprovals(tx, change.approvals);
+            await upsertApprovals(tx, change.approvals, blobs);
+            await insertBlobs(tx, blobs.rows());
           })
           .then(() => blobs.committed())
           .catch((err: unknown) => {

@@ -4,7 +4,7 @@ import { BLOB_MIN_CHARS } from '../../persistence/blobs.ts';
 import { connectPostgres, createPostgresStore } from '../../persistence/postgres.ts';
 import type { RunStore } from '../../persistence/types.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { commitOf, eventRow, newRun } from '../support/store-fixtures.ts';
+import { approvalRow, commitOf, eventRow, newRun } from '../support/store-fixtures.ts';
 
 // Long strings are written once per run (`run_blobs`) and referenced from the snapshot, the view
 // and the events: a commit writes the change, not the input again; every read gets it back exact.
@@ -146,5 +146,31 @@ describe('long strings are stored once per run', () => {
     expect(s.blobs).toHaveLength(1);
     expect(s.row?.view).toBeLessThan(1_000);
     expect((await store.getRun(id))?.view).toEqual({ status: 'running', prompt, more: [prompt] });
+  });
+
+  it("a run's approvals reference its long strings; standalone approvals are stored as they are", async () => {
+    const prompt = big(30_000);
+    const run = newRun();
+    await store.createRun(run);
+    const id = run.record.run_id;
+    const approval = approvalRow({ run_id: id });
+    approval.approval = { ...approval.approval, context: { payload: { prompt }, tricky: TRICKY } };
+    const change = commitOf(id, 1, 1, { view: { prompt }, approvals: [approval] });
+    expect(await store.commitBatch([{ kind: 'commit', change }])).toEqual([null]);
+    const [size] = await db.sql<{ n: number }[]>`
+      select octet_length(approval::text) as n from approvals where approval_id = ${approval.approval_id}`;
+    expect(size?.n).toBeLessThan(2_000);
+    expect((await store.getApproval(approval.approval_id))?.approval).toEqual(approval.approval);
+    const pending = await store.listPendingApprovals({ run_id: id }, 10, null);
+    expect(pending.items[0]?.approval).toEqual(approval.approval);
+
+    const standalone = approvalRow();
+    standalone.approval = { ...standalone.approval, tricky: TRICKY };
+    await store.createApproval(standalone, {
+      kind: 'approval_deadline',
+      key: standalone.approval_id,
+      fire_at: standalone.expires_at,
+    });
+    expect((await store.getApproval(standalone.approval_id))?.approval).toEqual(standalone.approval);
   });
 });
