@@ -1,8 +1,7 @@
 import { openApproval } from '../machines/run-context.ts';
 import type { RunCreated, RunEvent } from '../machines/run-events.ts';
 import { derivedFacts, describe } from '../machines/run-facts.ts';
-import { RUN_MACHINE_VERSION } from '../machines/run-machine.ts';
-import { persisted } from '../machines/run-replay.ts';
+import { RUN_MACHINE_VERSION, runMachine } from '../machines/run-machine.ts';
 import { currentStep, type RunSnapshot, runStatus } from '../machines/run-state.ts';
 import { approvalView, runView } from '../machines/run-view.ts';
 import type { ApprovalRow, EventRow, SnapshotEnvelope } from '../persistence/types.ts';
@@ -10,8 +9,16 @@ import type { RunMessage } from './run-messages.ts';
 
 /** Pure translation of a transition into the rows the host stores and publishes. */
 
+/**
+ * The stored form of a snapshot. Not deep-copied through JSON (`persisted` does that, for
+ * comparisons): the envelope is only ever serialised (Postgres, the cache), never mutated, and
+ * XState's persisted snapshot shares the (immutable) context of the live one.
+ */
 export function envelopeOf(snapshot: RunSnapshot): SnapshotEnvelope {
-  return { machine_version: RUN_MACHINE_VERSION, snapshot: persisted(snapshot) };
+  return {
+    machine_version: RUN_MACHINE_VERSION,
+    snapshot: runMachine.getPersistedSnapshot(snapshot),
+  };
 }
 
 /** The input row plus the derived fact rows of one transition, numbered from `seq`. */

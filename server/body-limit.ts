@@ -17,9 +17,16 @@ export function limitBody(opts: {
 }): MiddlewareHandler<AppEnv> {
   const drainBytes = Math.max(opts.drainBytes ?? DEFAULT_DRAIN_BYTES, opts.maxBytes);
   return async (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    const declared = Number(c.req.header('content-length') ?? Number.NaN);
+    // A declared length within the cap is enforced by Node's HTTP parser (the body cannot be
+    // longer, nor chunked as well): the handler reads it straight from the socket, without the
+    // web Request and stream this middleware would otherwise build (a large part of a request's
+    // CPU). Only an undeclared (chunked) or over-limit body is counted here.
+    if (c.env?.incoming && Number.isSafeInteger(declared) && declared >= 0 && declared <= opts.maxBytes)
+      return next();
     const body = c.req.raw.body;
     if (!body) return next();
-    const declared = Number(c.req.header('content-length') ?? Number.NaN);
     if (declared > drainBytes) {
       // Too big to drain: answer and close; this client may see its connection reset.
       c.header('Connection', 'close');
