@@ -434,6 +434,7 @@ export function createRunCore(deps: RunHostDeps) {
     log,
     load: loader.load,
     read: loader.read,
+    readAtLeast: (runId: string, seq: number) => loader.readAtLeast(runId, seq),
     create,
     apply,
     appendAudit,

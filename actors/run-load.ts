@@ -119,6 +119,17 @@ export function createRunLoader(deps: {
       }
       return fromStore(runId);
     },
+    /**
+     * A read that knows a state at least `seq` is committed (a long-poll woken by a commit's
+     * message, after a first `read` that returned an older state): the local copy serves when it
+     * is at `seq` or later, without a probe (an acknowledged write the reader must see is at most
+     * the first read's `seq`, which the caller folds into `seq`). Otherwise a normal `read`.
+     */
+    async readAtLeast(runId: string, seq: number): Promise<LoadedRun | null> {
+      const mine = live.get(runId);
+      if (mine && mine.seq >= seq) return mine;
+      return this.read(runId);
+    },
     probes: probe.probes,
   };
 }

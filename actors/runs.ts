@@ -157,6 +157,7 @@ export function createRunHost(opts: RunHostOptions) {
     verify,
     status,
     read: core.read,
+    readAtLeast: core.readAtLeast,
     mustRead,
     view: core.viewOf,
     subscribe: core.subscribe,

@@ -8,8 +8,9 @@ export interface Subscribable {
 export interface WaitOptions<T> {
   /** Which committed changes may have made `probe` succeed. */
   relevant: (m: HostMessage) => boolean;
-  /** Reads the current state; a value (not undefined) ends the wait. */
-  probe: () => Promise<T | undefined>;
+  /** Reads the current state; a value (not undefined) ends the wait. Given the message that woke
+   *  it (a relevant committed change), none for the first probe and the periodic rechecks. */
+  probe: (woke?: HostMessage) => Promise<T | undefined>;
   timeoutMs: number;
   /** Shutdown: answer now with whatever the caller reads then. */
   signal?: AbortSignal | undefined;
@@ -38,7 +39,7 @@ export function waitUntil<T>(source: Subscribable, opts: WaitOptions<T>): Promis
       cleanup();
       resolve(value);
     };
-    const run = async (): Promise<void> => {
+    const run = async (woke?: HostMessage): Promise<void> => {
       if (probing) {
         again = true;
         return;
@@ -46,8 +47,10 @@ export function waitUntil<T>(source: Subscribable, opts: WaitOptions<T>): Promis
       probing = true;
       try {
         do {
+          // A probe repeated for a change seen meanwhile reads afresh (no message to rely on).
+          const repeat = again;
           again = false;
-          const value = await opts.probe();
+          const value = await opts.probe(repeat ? undefined : woke);
           if (value !== undefined) return finish(value);
         } while (again && !done);
       } catch (err) {
@@ -61,7 +64,7 @@ export function waitUntil<T>(source: Subscribable, opts: WaitOptions<T>): Promis
     };
     const onAbort = () => finish(undefined);
     const unsubscribe = source.subscribe((m) => {
-      if (!done && opts.relevant(m)) void run();
+      if (!done && opts.relevant(m)) void run(m);
     });
     timers.push(setTimeout(() => finish(undefined), Math.max(0, opts.timeoutMs)));
     const recheck = opts.recheckMs ?? 2000;

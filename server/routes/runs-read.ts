@@ -40,11 +40,19 @@ export function runReadRoutes(api: Api, deps: RouteDeps): void {
     if (!query.wait_for) return c.json(host.view(run));
     const wanted =
       query.wait_for === 'terminal' ? isTerminal : (s: unknown) => s === 'awaiting_human' || isTerminal(s);
+    // Already there: this read is as fresh as the wait's first probe would be.
+    const now = host.view(run);
+    if (wanted(now.status)) return c.json(now);
     const maxMs = deps.limits.longPollMaxMs;
+    let floor = run.seq;
     const found = await deps.waiters.wait(c, deps.shutdown, host, {
       relevant: (m) => m.kind === 'run' && m.run_id === id,
-      probe: async () => {
-        const cur = await host.read(id);
+      probe: async (woke) => {
+        // Woken by a commit: a local copy at that commit (and not behind what was read) serves
+        // without asking Postgres for the run's seq again.
+        const cur =
+          woke?.kind === 'run' ? await host.readAtLeast(id, Math.max(floor, woke.seq)) : await host.read(id);
+        if (cur) floor = Math.max(floor, cur.seq);
         const v = cur ? host.view(cur) : null;
         return v && wanted(v.status) ? v : undefined;
       },
