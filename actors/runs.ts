@@ -158,6 +158,9 @@ export function createRunHost(opts: RunHostOptions) {
     status,
     read: core.read,
     readAtLeast: core.readAtLeast,
+    /** The run as this node has it (local copy, cache, else Postgres), without a freshness
+     *  probe: for what never changes over a run; writes are guarded by `seq` anyway. */
+    current: (runId: string) => core.load(runId),
     mustRead,
     view: core.viewOf,
     subscribe: core.subscribe,

@@ -2,6 +2,7 @@ import type { ApprovalService } from '../actors/approvals.ts';
 import { HitlError } from '../actors/errors.ts';
 import type { LoadedRun } from '../actors/run-host.ts';
 import type { RunHost } from '../actors/runs.ts';
+import { approvalView } from '../machines/run-view.ts';
 import type { Approval } from '../machines/schemas.ts';
 import { canDecide, canRead, type Principal } from './auth.ts';
 
@@ -46,6 +47,29 @@ export async function readableRun(host: RunHost, id: string, p: Principal): Prom
 export async function existingRun(host: RunHost, id: string): Promise<LoadedRun> {
   if (!isUuid(id)) throw new HitlError('run_not_found', `Run ${id} not found`);
   return host.mustRead(id);
+}
+
+/** The checkpoint `approvalId` of a loaded run, in its wire shape, or null. */
+function checkpointOf(run: LoadedRun, approvalId: string): Approval | null {
+  const ctx = run.snapshot.context;
+  const record = ctx.approvals.find((a) => a.approval_id === approvalId);
+  return record ? (approvalView(ctx, record) as unknown as Approval) : null;
+}
+
+/**
+ * A run's checkpoint for a decision: 404 run_not_found, then 404 approval_not_found. Read from
+ * the run as this node has it, without a store read: what the caller's permission depends on
+ * (the run's reviewers and user, the approval's id and type) never changes over a run, and the
+ * decision itself is checked again on the committed state (`seq` guard). Only when this copy
+ * does not know the approval yet is the run read afresh.
+ */
+export async function runCheckpoint(host: RunHost, runId: string, approvalId: string): Promise<Approval> {
+  if (!isUuid(runId)) throw new HitlError('run_not_found', `Run ${runId} not found`);
+  const known = await host.current(runId);
+  if (!known) throw new HitlError('run_not_found', `Run ${runId} not found`);
+  const found = checkpointOf(known, approvalId) ?? checkpointOf(await host.mustRead(runId), approvalId);
+  if (!found) throw new HitlError('approval_not_found', `Approval ${approvalId} not found for run ${runId}`);
+  return found;
 }
 
 /** Load an approval (404 approval_not_found), optionally requiring it to be a checkpoint of `runId`. */
