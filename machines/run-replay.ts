@@ -1,16 +1,49 @@
-import { createActor, initialTransition, transition } from 'xstate';
+import { createActor } from 'xstate';
 import { RunCreated, RunEvent } from './run-events.ts';
 import { runMachine } from './run-machine.ts';
 import type { RunSnapshot } from './run-state.ts';
 
+type Scope = Parameters<typeof runMachine.transition>[2];
+let inert: Scope | null = null;
+
+/**
+ * One inert actor scope for every transition: actions are not executed (as with XState's
+ * `transition`, which only collects them; this machine spawns, invokes and delays nothing).
+ * XState's `transition()` and `initialTransition()` build a new actor per call, and that actor
+ * computes an initial state without input: an exception thrown and caught on every step, the
+ * costliest part of a transition. The actor here is made once, from a real input or snapshot.
+ */
+function scope(from: { input: RunCreated } | { snapshot: RunSnapshot }): Scope {
+  if (inert) return inert;
+  const self =
+    'input' in from
+      ? createActor(runMachine, { input: from.input })
+      : createActor(runMachine, {
+          snapshot: runMachine.getPersistedSnapshot(from.snapshot) as never,
+          input: undefined as never,
+        });
+  inert = {
+    self,
+    system: self.system,
+    id: '',
+    sessionId: '',
+    logger: () => {},
+    defer: () => {},
+    emit: () => {},
+    stopChild: () => {},
+    actionExecutor: () => {},
+  } as unknown as Scope;
+  return inert;
+}
+
 /** The initial snapshot of a run from its `run.created` input. */
 export function startRun(input: RunCreated): RunSnapshot {
-  return initialTransition(runMachine, input)[0];
+  return runMachine.getInitialSnapshot(scope({ input }), input);
 }
 
 /** Apply one event (pure). */
 export function step(snapshot: RunSnapshot, event: RunEvent): RunSnapshot {
-  return transition(runMachine, snapshot, event)[0];
+  return runMachine.transition(snapshot, event, scope({ snapshot }));
 }
 
 /** Fold logged input events (the `run.created` payload first) into a snapshot; derived rows are skipped. */

@@ -46,13 +46,14 @@ export function dehydrate(value: unknown, out: Map<string, string>): unknown {
       out.set(h, value);
       return REF + h;
     }
-    return value.startsWith(MARK) ? ESC + value : value;
+    return value.charCodeAt(0) === 1 && value.startsWith(MARK) ? ESC + value : value;
   }
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
     let copy: unknown[] | null = null;
     for (let i = 0; i < value.length; i++) {
       const v = value[i];
+      if (v === null || (typeof v !== 'object' && typeof v !== 'string')) continue;
       const d = dehydrate(v, out);
       if (d !== v) {
         copy ??= value.slice();
@@ -65,9 +66,11 @@ export function dehydrate(value: unknown, out: Map<string, string>): unknown {
   if (typeof json === 'function') return dehydrate((value as { toJSON(): unknown }).toJSON(), out);
   let copy: Record<string, unknown> | null = null;
   const obj = value as Record<string, unknown>;
-  for (const k in obj) {
-    if (!Object.hasOwn(obj, k)) continue;
+  const keys = Object.keys(obj);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
     const v = obj[k];
+    if (v === null || (typeof v !== 'object' && typeof v !== 'string')) continue;
     const d = dehydrate(v, out);
     if (d !== v) {
       copy ??= { ...obj };
