@@ -30,10 +30,25 @@ const toDbValues = (tx: Sql | TransactionSql, a: ApprovalRow) => ({
   version: a.version,
 });
 
-/** Run approvals reference their run's long strings (`run_blobs`); standalone ones hold them. */
+/**
+ * Run approvals reference their run's long strings (`run_blobs`); standalone ones hold them. An
+ * approval's `reviewers` always stay as written: SQL filters on them (`reviewerMayDecide`).
+ */
+export function storedApproval(approval: Record<string, unknown>, blobs: RunBlobs): Record<string, unknown> {
+  const { reviewers, ...rest } = approval;
+  const stored = blobs.put(rest);
+  return stored === rest ? approval : { ...approval, ...stored };
+}
+
 async function hydrateApprovals(sql: Sql, rows: ApprovalDbRow[]): Promise<void> {
-  const ofRuns = rows.filter((r): r is ApprovalDbRow & { run_id: string } => r.run_id !== null);
-  if (ofRuns.length > 0) await hydrateRows(sql, ofRuns, ['approval']);
+  const parts = rows.flatMap((row) => {
+    if (row.run_id === null) return [];
+    const { reviewers: _, ...rest } = row.approval;
+    return [{ run_id: row.run_id, approval: rest, row }];
+  });
+  if (parts.length === 0) return;
+  await hydrateRows(sql, parts, ['approval']);
+  for (const p of parts) p.row.approval = { ...p.row.approval, ...p.approval };
 }
 
 /**
@@ -46,7 +61,7 @@ export async function upsertApprovals(
   blobs: RunBlobs,
 ): Promise<void> {
   if (approvals.length === 0) return;
-  const rows = approvals.map((a) => toDbValues(tx, { ...a, approval: blobs.put(a.approval) }));
+  const rows = approvals.map((a) => toDbValues(tx, { ...a, approval: storedApproval(a.approval, blobs) }));
   await tx`
     insert into approvals ${tx(rows)}
     on conflict (approval_id) do update

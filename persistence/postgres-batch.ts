@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import { storedApproval } from './postgres-approvals.ts';
 import { type BlobMemory, type BlobRow, RunBlobs } from './postgres-blobs.ts';
 import { guard, isConnectionError } from './postgres-errors.ts';
 import type { BatchItem, CommitInput, NewRun } from './types.ts';
@@ -217,7 +218,7 @@ export async function commitBatch(
           timers.push({ owner_id: id, kind: t.kind, key: t.key, fire_at: t.fire_at });
       }
       for (const a of body.approvals)
-        approvals.push({ ...a, approval: blobs.put(a.approval), envelope: undefined });
+        approvals.push({ ...a, approval: storedApproval(a.approval, blobs), envelope: undefined });
       if (item.kind === 'commit') {
         for (const w of item.change.work ?? [])
           work.push({ owner_id: id, kind: w.kind, key: w.key, fire_at: w.fire_at });

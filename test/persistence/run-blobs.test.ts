@@ -154,15 +154,26 @@ describe('long strings are stored once per run', () => {
     await store.createRun(run);
     const id = run.record.run_id;
     const approval = approvalRow({ run_id: id });
-    approval.approval = { ...approval.approval, context: { payload: { prompt }, tricky: TRICKY } };
+    const longReviewer = 'r'.repeat(BLOB_MIN_CHARS + 10);
+    approval.approval = {
+      ...approval.approval,
+      context: { payload: { prompt }, tricky: TRICKY },
+      // Reviewers stay as written whatever they hold: SQL filters on them.
+      reviewers: { user_ids: ['alice', longReviewer, ...TRICKY], roles: ['reviewer'] },
+    };
     const change = commitOf(id, 1, 1, { view: { prompt }, approvals: [approval] });
     expect(await store.commitBatch([{ kind: 'commit', change }])).toEqual([null]);
     const [size] = await db.sql<{ n: number }[]>`
       select octet_length(approval::text) as n from approvals where approval_id = ${approval.approval_id}`;
-    expect(size?.n).toBeLessThan(2_000);
+    // The 30 kB prompt is a reference; only the (inline) long reviewer id is left.
+    expect(size?.n).toBeLessThan(2_000 + longReviewer.length);
     expect((await store.getApproval(approval.approval_id))?.approval).toEqual(approval.approval);
     const pending = await store.listPendingApprovals({ run_id: id }, 10, null);
     expect(pending.items[0]?.approval).toEqual(approval.approval);
+    for (const sub of [longReviewer, TRICKY[0] as string]) {
+      const mine = await store.listPendingApprovals({ run_id: id, reviewer: { sub, roles: [] } }, 10, null);
+      expect(mine.items.map((a) => a.approval_id)).toEqual([approval.approval_id]);
+    }
 
     const standalone = approvalRow();
     standalone.approval = { ...standalone.approval, tricky: TRICKY };
