@@ -211,7 +211,6 @@ export async function commitBatch(
         const payload = blobs.put(e.payload);
         events.push(payload === e.payload ? e : { ...e, payload });
       }
-      blobRows.push(...blobs.rows());
       if (item.kind === 'create' || item.change.timers_changed !== false) {
         sync.push(id);
         for (const t of body.timers)
@@ -219,6 +218,8 @@ export async function commitBatch(
       }
       for (const a of body.approvals)
         approvals.push({ ...a, approval: storedApproval(a.approval, blobs), envelope: undefined });
+      // After every value of this run is stored: the blobs any of them references.
+      blobRows.push(...blobs.rows());
       if (item.kind === 'commit') {
         for (const w of item.change.work ?? [])
           work.push({ owner_id: id, kind: w.kind, key: w.key, fire_at: w.fire_at });

@@ -161,7 +161,8 @@ describe('long strings are stored once per run', () => {
       // Reviewers stay as written whatever they hold: SQL filters on them.
       reviewers: { user_ids: ['alice', longReviewer, ...TRICKY], roles: ['reviewer'] },
     };
-    const change = commitOf(id, 1, 1, { view: { prompt }, approvals: [approval] });
+    // Only the approval holds the prompt: its blob is written all the same.
+    const change = commitOf(id, 1, 1, { approvals: [approval] });
     expect(await store.commitBatch([{ kind: 'commit', change }])).toEqual([null]);
     const [size] = await db.sql<{ n: number }[]>`
       select octet_length(approval::text) as n from approvals where approval_id = ${approval.approval_id}`;
