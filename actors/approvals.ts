@@ -11,7 +11,7 @@ import { type ApprovalRow, type DueTimer, StoreError } from '../persistence/type
 import { HitlError } from './errors.ts';
 import { redact } from './redact.ts';
 import type { DecisionRequest } from './run-decide.ts';
-import type { RunHost } from './runs.ts';
+import type { RunHost } from './run-host.ts';
 
 /** A standalone approval request (SPEC §6). */
 export interface StandaloneRequest {

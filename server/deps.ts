@@ -1,6 +1,6 @@
 import type { ApprovalService } from '../actors/approvals.ts';
-import type { Logger } from '../actors/run-host.ts';
-import type { RunHost } from '../actors/runs.ts';
+import type { Logger } from '../actors/run-core.ts';
+import type { RunHost } from '../actors/run-host.ts';
 import type { Auth } from './auth.ts';
 import type { Metrics } from './metrics.ts';
 import type { FailureLimiter } from './rate-limit.ts';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
 import { canonical } from '../actors/canonical.ts';
 import { HitlError } from '../actors/errors.ts';
-import type { RunHost } from '../actors/runs.ts';
+import type { RunHost } from '../actors/run-host.ts';
 import type { Principal } from './auth.ts';
 import type { AppEnv } from './env.ts';
 

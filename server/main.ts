@@ -8,7 +8,7 @@ import { createApprovalService } from '../actors/approvals.ts';
 import { createEchoProvider } from '../actors/providers/echo.ts';
 import { createProviderRegistry } from '../actors/providers/registry.ts';
 import { createReplicateProvider } from '../actors/providers/replicate.ts';
-import { createRunHost } from '../actors/runs.ts';
+import { createRunHost } from '../actors/run-host.ts';
 import { embeddedHome } from '../persistence/embedded-home.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../persistence/embedded-postgres.ts';
 import { createMemoryBus, createMemoryCache } from '../persistence/memory.ts';

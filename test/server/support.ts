@@ -8,7 +8,7 @@ import { createApprovalService } from '../../actors/approvals.ts';
 import { createEchoProvider } from '../../actors/providers/echo.ts';
 import { createProviderRegistry } from '../../actors/providers/registry.ts';
 import { createReplicateProvider } from '../../actors/providers/replicate.ts';
-import { createRunHost, type RunHostOptions } from '../../actors/runs.ts';
+import { createRunHost, type RunHostOptions } from '../../actors/run-host.ts';
 import { createMemoryBus, createMemoryCache } from '../../persistence/memory.ts';
 import { createPostgresStore } from '../../persistence/postgres.ts';
 import type { Bus, SnapshotCache } from '../../persistence/types.ts';
