@@ -10,8 +10,8 @@ import { canonical } from './canonical.ts';
 import { HitlError } from './errors.ts';
 import { redact } from './redact.ts';
 import { createCancelWork } from './run-cancel.ts';
-import { type DecisionRequest, decisionEvent } from './run-decide.ts';
 import { createRunCore, type LoadedRun, type RunHostDeps } from './run-core.ts';
+import { type DecisionRequest, decisionEvent } from './run-decide.ts';
 import { createRunTimers, type TimerOptions } from './run-timers.ts';
 import { createRunWorker } from './run-worker.ts';
 

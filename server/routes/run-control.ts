@@ -1,5 +1,5 @@
-import type { DecisionRequest } from '../../actors/run-decide.ts';
 import type { LoadedRun } from '../../actors/run-core.ts';
+import type { DecisionRequest } from '../../actors/run-decide.ts';
 import type { RunHost } from '../../actors/run-host.ts';
 import type { DecisionAction } from '../../machines/schemas.ts';
 import { assertMayDecide, existingApproval, existingRun } from '../access.ts';
