@@ -4,8 +4,9 @@ import { type RunCreated, RunEvent } from '../machines/run-events.ts';
 import type { Fact } from '../machines/run-facts.ts';
 import { startRun, step } from '../machines/run-replay.ts';
 import { currentStep, type RunSnapshot, refusal, runStatus } from '../machines/run-state.ts';
-import { type RunViewData, runView, viewTimes } from '../machines/run-view.ts';
+import { runView, viewTimes } from '../machines/run-view.ts';
 import { cancelsFor, timersFor, type WorkItem, workFor } from '../machines/run-work.ts';
+import type { RunView } from '../machines/view-schemas.ts';
 import {
   type BatchItem,
   type Bus,
@@ -17,7 +18,7 @@ import {
 } from '../persistence/types.ts';
 import { canonical } from './canonical.ts';
 import { createCommitQueue } from './commit-queue.ts';
-import { HitlError } from './errors.ts';
+import { fromStoreError, HitlError } from './errors.ts';
 import { createLru } from './lru.ts';
 import type { ProviderRegistry } from './providers/registry.ts';
 import { type Chain, createdChain, extendChain, type Stamp } from './run-chain.ts';
@@ -27,9 +28,8 @@ import { changedApprovals, envelopeOf, messageFor, rowsFor } from './run-records
 
 export type { Stamp } from './run-chain.ts';
 
-/** What the host returns as a run's view. When `machines/view-schemas.ts` (zod `RunView`) lands,
- *  this becomes `z.infer<typeof RunView>`: one line. */
-export type HostRunView = RunViewData;
+/** What the host returns as a run's view: the zod `RunView` (machines/view-schemas.ts). */
+export type HostRunView = RunView;
 export type { LoadedRun } from './run-load.ts';
 
 export interface Logger {
@@ -126,18 +126,13 @@ export function createRunCore(deps: RunHostDeps) {
     return run;
   }
 
-  async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
+  /** A store call whose failures leave as `HitlError`s, except the codes the caller handles. */
+  async function storeCall<T>(fn: () => Promise<T>, handled: readonly StoreError['code'][] = []): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof StoreError && err.code === 'unavailable') {
-        throw new HitlError('unavailable', 'The database is unavailable; nothing was accepted');
-      }
-      // No StoreError leaves actors/: a cursor this store did not issue is the caller's mistake.
-      if (err instanceof StoreError && err.code === 'invalid_cursor') {
-        throw new HitlError('invalid_request', 'Invalid cursor', { fields: ['cursor'] });
-      }
-      throw err;
+      if (err instanceof StoreError && handled.includes(err.code)) throw err;
+      throw fromStoreError(err);
     }
   }
 
@@ -195,8 +190,9 @@ export function createRunCore(deps: RunHostDeps) {
     const run: LoadedRun = { seq, snapshot: chain.next, updated_at: at, created_by: createdBy };
     const view = baseView(run);
     const message = messageFor(deps.node, prev?.snapshot ?? null, chain.next, chain.rows, createdBy);
-    const refused = await storeCall(() =>
-      queue.commit(item({ seq, envelope, view }), { run, envelope, message }),
+    const refused = await storeCall(
+      () => queue.commit(item({ seq, envelope, view }), { run, envelope, message }),
+      ['seq_conflict', 'not_found', 'lease_held'],
     );
     if (refused) throw refused;
     afterCommit(chain.next.context.run_id, chain.next, cause, work);
@@ -208,6 +204,7 @@ export function createRunCore(deps: RunHostDeps) {
     const chain = createdChain(startRun(input), input, deps.providers, stamp);
     const next = chain.next;
     const at = chain.rows[chain.rows.length - 1]?.created_at ?? input.at;
+    // A refusal of the commit (a StoreError) leaves as the actors' own error.
     return commitChain(
       null,
       chain,
@@ -237,7 +234,9 @@ export function createRunCore(deps: RunHostDeps) {
       }),
       createdBy,
       at,
-    );
+    ).catch((err: unknown) => {
+      throw fromStoreError(err);
+    });
   }
 
   /**

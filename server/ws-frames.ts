@@ -41,14 +41,6 @@ export function errorBody(err: unknown, log?: Logger): FrameError {
       ...(err.details !== undefined ? { details: err.details } : {}),
     };
   }
-  // A list cursor this store did not issue (persistence's StoreError, recognised by shape).
-  if (
-    err instanceof Error &&
-    err.name === 'StoreError' &&
-    (err as { code?: unknown }).code === 'invalid_cursor'
-  ) {
-    return { code: 'invalid_request', message: 'Invalid cursor' };
-  }
   log?.error({ err: err instanceof Error ? err.message : String(err) }, 'websocket frame failed');
   return { code: 'internal_error', message: 'Internal error' };
 }
