@@ -5,12 +5,13 @@ import { currentStep } from '../machines/run-state.ts';
 import { upgradedSnapshot } from '../machines/run-upgrade.ts';
 import { progress } from '../machines/run-view.ts';
 import type { HitlConfig } from '../machines/schemas.ts';
+import type { RunStatusView } from '../machines/view-schemas.ts';
 import type { EventRow, IdempotencyRecord, RunFilter } from '../persistence/types.ts';
 import { canonical } from './canonical.ts';
 import { HitlError } from './errors.ts';
 import { redact } from './redact.ts';
 import { createCancelWork } from './run-cancel.ts';
-import { createRunCore, type LoadedRun, type RunHostDeps } from './run-core.ts';
+import { createRunCore, type LoadedRun, type RunCore, type RunHostDeps } from './run-core.ts';
 import { type DecisionRequest, decisionEvent } from './run-decide.ts';
 import { createRunTimers, type TimerOptions } from './run-timers.ts';
 import { createRunWorker } from './run-worker.ts';
@@ -29,6 +30,15 @@ export interface RunHostOptions extends RunHostDeps {
   timers?: TimerOptions;
   /** When set, predictions report completion to this URL (webhooks) instead of relying on polling. */
   webhookUrl?: (runId: string) => string | undefined;
+}
+
+/** Each host's core, for the other runtime parts of `actors/` (approvals) and tests: never on
+ *  the host's public object. */
+const cores = new WeakMap<object, RunCore>();
+export function coreOf(host: RunHost): RunCore {
+  const core = cores.get(host);
+  if (!core) throw new Error('not a run host');
+  return core;
 }
 
 function strings(v: unknown): string[] {
@@ -133,7 +143,7 @@ export function createRunHost(opts: RunHostOptions) {
     return { run_id: runId, seq: rec.seq, consistent };
   }
 
-  function status(run: LoadedRun) {
+  function status(run: LoadedRun): RunStatusView {
     const view = core.viewOf(run);
     const ctx = run.snapshot.context;
     const open = openApproval(ctx);
@@ -150,7 +160,7 @@ export function createRunHost(opts: RunHostOptions) {
     };
   }
 
-  return {
+  const host = {
     createRun,
     decide,
     control,
@@ -201,7 +211,6 @@ export function createRunHost(opts: RunHostOptions) {
       })),
     /** Logical commits, the write transactions they took, batches, seq probes (for /metrics). */
     stats: core.stats,
-    core,
     timers,
     start(): void {
       timers.start();
@@ -211,6 +220,8 @@ export function createRunHost(opts: RunHostOptions) {
       await worker.drain(graceMs);
     },
   };
+  cores.set(host, core);
+  return host;
 }
 
 export type RunHost = ReturnType<typeof createRunHost>;
