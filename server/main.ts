@@ -145,6 +145,8 @@ async function main(cfg: Config): Promise<void> {
   const limiter = createFailureLimiter({ trustProxy: cfg.HITL_TRUST_PROXY });
   const app = createApp({
     host,
+    // server/ reaches the store only through these (and the host): each as narrow as its use.
+    stores: { idempotency: host.idempotency, webhooks: { remember: host.rememberWebhook } },
     approvals,
     auth,
     limiter,

@@ -78,6 +78,7 @@ export function testApp(db: TestDatabase, opts: TestAppOptions = {}) {
   const shutdown = new AbortController();
   const app = createApp({
     host,
+    stores: { idempotency: host.idempotency, webhooks: { remember: host.rememberWebhook } },
     approvals,
     auth: createAuth({ apiKeys: [SERVICE_KEY, OTHER_KEY], jwtSecret: JWT_SECRET }),
     metrics,
