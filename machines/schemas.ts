@@ -1,30 +1,31 @@
 import { z } from 'zod';
 
 /** Wire vocabulary of SPEC §1, one schema per contract. */
-export const RunStatus = z.enum([
-  'queued',
-  'running',
-  'awaiting_human',
-  'paused',
-  'completed',
-  'failed',
-  'cancelled',
-  'expired',
-]);
-export type RunStatus = z.infer<typeof RunStatus>;
-export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'expired'];
+const TERMINAL = ['completed', 'failed', 'cancelled', 'expired'] as const;
 
-export const Step = z.enum([
+export const RunStatus = z.enum(['queued', 'running', 'awaiting_human', 'paused', ...TERMINAL]);
+export type RunStatus = z.infer<typeof RunStatus>;
+/** The statuses a run ends in; no event follows them. */
+export type TerminalStatus = (typeof TERMINAL)[number];
+export const TERMINAL_STATUSES: readonly RunStatus[] = TERMINAL;
+
+/** Whether `status` (a run status, or a step) is one a run ends in. */
+export function isTerminalStatus(status: string): status is TerminalStatus {
+  return (TERMINAL as readonly string[]).includes(status);
+}
+
+/** The steps of a run that goes all the way, in order (SPEC §1). */
+export const STEP_ORDER = [
   'created',
   'information_review',
   'payload_review',
   'api_call',
   'response_review',
   'completed',
-  'failed',
-  'cancelled',
-  'expired',
-]);
+] as const;
+
+/** Where a run is: a step of `STEP_ORDER`, or the step it ended in otherwise. */
+export const Step = z.enum([...STEP_ORDER, 'failed', 'cancelled', 'expired']);
 export type Step = z.infer<typeof Step>;
 
 export const Policy = z.enum(['auto', 'require_human', 'auto_with_thresholds']);
