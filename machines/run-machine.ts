@@ -11,6 +11,19 @@ import { runGuards } from './run-guards.ts';
  */
 export const RUN_MACHINE_VERSION = 2;
 
+/**
+ * What a state asks of the host, read by run-work.ts (never by comparing state names). Meta is
+ * part of the definition, not of the persisted snapshot: changing it needs no version bump.
+ */
+export interface RunStateMeta {
+  /** In-process work the host runs while the run is in this state. */
+  work?: 'report_capabilities' | 'build_payload' | 'start_submission' | 'submit';
+  /** The provider step this state runs: its failures back off on a durable `step_retry` timer. */
+  provider_work?: ProviderWork;
+  /** What the state waits for: its automatic retry's time, or the prediction (which is polled). */
+  waits_for?: 'retry' | 'prediction';
+}
+
 /** A provider step (capabilities or payload) fails: back off and retry, or give up (run failed). */
 const onWorkFailure = (work: ProviderWork) =>
   ({
@@ -45,6 +58,7 @@ export const runMachine = setup({
     events: RunEvent;
     input: RunCreated;
     tags: 'needsHuman' | 'terminal';
+    meta: RunStateMeta;
   },
   guards: runGuards,
   actions: runActions,
@@ -63,6 +77,7 @@ export const runMachine = setup({
   },
   states: {
     created: {
+      meta: { work: 'report_capabilities', provider_work: 'capabilities' },
       on: {
         'capabilities.reported': {
           target: 'information_review',
@@ -101,6 +116,7 @@ export const runMachine = setup({
       initial: 'building',
       states: {
         building: {
+          meta: { work: 'build_payload', provider_work: 'payload' },
           on: {
             'payload.built': { target: 'deciding', actions: 'setPayload' },
             ...onWorkFailure('payload'),
@@ -140,11 +156,13 @@ export const runMachine = setup({
       initial: 'ready',
       states: {
         ready: {
+          meta: { work: 'start_submission' },
           on: {
             'prediction.submitting': { guard: 'nextAttempt', target: 'submitting', actions: 'beginAttempt' },
           },
         },
         submitting: {
+          meta: { work: 'submit' },
           on: {
             'prediction.created': { target: 'waiting', actions: 'setPrediction' },
             'prediction.error': [
@@ -154,11 +172,13 @@ export const runMachine = setup({
           },
         },
         backoff: {
+          meta: { waits_for: 'retry' },
           on: {
             'prediction.submitting': { guard: 'nextAttempt', target: 'submitting', actions: 'beginAttempt' },
           },
         },
         waiting: {
+          meta: { waits_for: 'prediction' },
           on: {
             'prediction.succeeded': {
               guard: 'currentPrediction',
