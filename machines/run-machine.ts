@@ -46,6 +46,27 @@ const endsOnRejectOrExpiry = {
   'approval.expired': { guard: 'answersOpenApproval', target: '#run.expired', actions: 'expireRun' },
 } as const;
 
+/** A checkpoint's decision point: stop for a human when `stop` holds, else go on to `next` (never while paused). */
+const stopIf = <const G, const T extends string, const A>(stop: G, next: T, actions: A) =>
+  ({
+    always: [
+      { guard: stop, target: 'awaitingReview' },
+      { guard: 'notPaused', target: next, actions },
+    ],
+  }) as const;
+
+/** A payload edit goes on to `target` when it leaves no errors; else the checkpoint opens again. */
+const editPayloadThen = <const T extends string, const A>(target: T, actions: A) =>
+  [
+    { guard: and(['decisionValid', 'editLeavesNoErrors']), target, actions },
+    {
+      guard: 'decisionValid',
+      target: 'awaitingReview',
+      reenter: true,
+      actions: ['decideAndStay', 'applyBuilt'],
+    },
+  ] as const;
+
 /**
  * The run: created → information_review → payload_review → api_call → response_review → completed.
  * Pure: no clocks, ids or I/O. The host runs the work a state names (see run-work.ts) and feeds
@@ -90,12 +111,7 @@ export const runMachine = setup({
       entry: { type: 'startStep', params: { step: 'information_review' } },
       initial: 'deciding',
       states: {
-        deciding: {
-          always: [
-            { guard: and(['notPaused', 'stopsAtInformation']), target: 'awaitingReview' },
-            { guard: 'notPaused', target: '#run.payload_review', actions: 'completeStep' },
-          ],
-        },
+        deciding: stopIf(and(['notPaused', 'stopsAtInformation']), '#run.payload_review', 'completeStep'),
         awaitingReview: {
           tags: ['needsHuman'],
           entry: { type: 'openApproval', params: { checkpoint: 'information_review' } },
@@ -122,30 +138,13 @@ export const runMachine = setup({
             ...onWorkFailure('payload'),
           },
         },
-        deciding: {
-          always: [
-            { guard: and(['notPaused', 'stopsAtPayload']), target: 'awaitingReview' },
-            { guard: 'notPaused', target: '#run.api_call', actions: 'completeStep' },
-          ],
-        },
+        deciding: stopIf(and(['notPaused', 'stopsAtPayload']), '#run.api_call', 'completeStep'),
         awaitingReview: {
           tags: ['needsHuman'],
           entry: { type: 'openApproval', params: { checkpoint: 'payload_review' } },
           on: {
             'review.approve': { guard: 'decisionValid', target: '#run.api_call', actions: 'decide' },
-            'review.edit': [
-              {
-                guard: and(['decisionValid', 'editLeavesNoErrors']),
-                target: '#run.api_call',
-                actions: ['decide', 'applyBuilt'],
-              },
-              {
-                guard: 'decisionValid',
-                target: 'awaitingReview',
-                reenter: true,
-                actions: ['decideAndStay', 'applyBuilt'],
-              },
-            ],
+            'review.edit': editPayloadThen('#run.api_call', ['decide', 'applyBuilt']),
             ...endsOnRejectOrExpiry,
           },
         },
@@ -203,19 +202,7 @@ export const runMachine = setup({
               target: 'ready',
               actions: ['decideAndStay', 'applyBuilt', 'afterHumanRetry'],
             },
-            'review.edit': [
-              {
-                guard: and(['decisionValid', 'editLeavesNoErrors']),
-                target: 'ready',
-                actions: ['decideAndStay', 'applyBuilt', 'afterHumanRetry'],
-              },
-              {
-                guard: 'decisionValid',
-                target: 'awaitingReview',
-                reenter: true,
-                actions: ['decideAndStay', 'applyBuilt'],
-              },
-            ],
+            'review.edit': editPayloadThen('ready', ['decideAndStay', 'applyBuilt', 'afterHumanRetry']),
             ...endsOnRejectOrExpiry,
           },
         },
@@ -225,12 +212,10 @@ export const runMachine = setup({
       entry: { type: 'startStep', params: { step: 'response_review' } },
       initial: 'deciding',
       states: {
-        deciding: {
-          always: [
-            { guard: and(['notPaused', 'stopsAtResponse']), target: 'awaitingReview' },
-            { guard: 'notPaused', target: '#run.completed', actions: ['completeStep', 'finishWithOutput'] },
-          ],
-        },
+        deciding: stopIf(and(['notPaused', 'stopsAtResponse']), '#run.completed', [
+          'completeStep',
+          'finishWithOutput',
+        ]),
         awaitingReview: {
           tags: ['needsHuman'],
           entry: { type: 'openApproval', params: { checkpoint: 'response_review' } },

@@ -240,20 +240,19 @@ export const ApprovalRecord = z.object({
 });
 export type ApprovalRecord = z.infer<typeof ApprovalRecord>;
 
-/** One approval, one shape everywhere (SPEC §2.4). */
+const { approval_id, checkpoint_type, actions, ...lifecycle } = ApprovalRecord.shape;
+
+/** One approval, one shape everywhere (SPEC §2.4): the record, with its run, people and context. */
 export const Approval = z.object({
-  approval_id: z.string(),
+  approval_id,
   approval_token: z.string(),
   run_id: z.string().nullable(),
-  checkpoint_type: CheckpointType,
+  checkpoint_type,
   context: z.record(z.string(), z.unknown()),
-  actions: z.array(DecisionAction),
+  actions,
   user_id: z.string().nullable(),
   session_id: z.string().nullable(),
   reviewers: z.object({ user_ids: z.array(z.string()), roles: z.array(z.string()) }),
-  created_at: z.string(),
-  expires_at: z.string(),
-  status: ApprovalStatus,
-  decision: Decision.nullable(),
+  ...lifecycle,
 });
 export type Approval = z.infer<typeof Approval>;
