@@ -67,6 +67,11 @@ const editPayloadThen = <const T extends string, const A>(target: T, actions: A)
     },
   ] as const;
 
+/** Ready (or done backing off): the next attempt is logged, then submitted. */
+const submitsNextAttempt = {
+  'prediction.submitting': { guard: 'nextAttempt', target: 'submitting', actions: 'beginAttempt' },
+} as const;
+
 /**
  * The run: created → information_review → payload_review → api_call → response_review → completed.
  * Pure: no clocks, ids or I/O. The host runs the work a state names (see run-work.ts) and feeds
@@ -156,9 +161,7 @@ export const runMachine = setup({
       states: {
         ready: {
           meta: { work: 'start_submission' },
-          on: {
-            'prediction.submitting': { guard: 'nextAttempt', target: 'submitting', actions: 'beginAttempt' },
-          },
+          on: submitsNextAttempt,
         },
         submitting: {
           meta: { work: 'submit' },
@@ -172,9 +175,7 @@ export const runMachine = setup({
         },
         backoff: {
           meta: { waits_for: 'retry' },
-          on: {
-            'prediction.submitting': { guard: 'nextAttempt', target: 'submitting', actions: 'beginAttempt' },
-          },
+          on: submitsNextAttempt,
         },
         waiting: {
           meta: { waits_for: 'prediction' },

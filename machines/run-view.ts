@@ -1,7 +1,7 @@
 import { openApproval, type RunContext } from './run-context.ts';
 import { currentStep, type RunSnapshot, runStatus } from './run-state.ts';
-import type { ApprovalRecord } from './schemas.ts';
-import type { ApprovalView, RunView } from './view-schemas.ts';
+import type { ApprovalRecord, Step } from './schemas.ts';
+import type { ApprovalView, RunStatusView, RunView } from './view-schemas.ts';
 
 /** What a reviewer must judge at each checkpoint (SPEC §2.4 `context`). */
 export function approvalContext(ctx: RunContext, record: ApprovalRecord): Record<string, unknown> {
@@ -123,13 +123,31 @@ export function runView(
 }
 
 /** The run view's type (SPEC §2.7), as `runView` builds it. */
-export type RunViewData = ReturnType<typeof runView>;
+export type RunViewData = RunView;
+
+/** GET /hitl/run/{id}/status: where the run is and what waits for a human, without its data. */
+export function statusView(snapshot: RunSnapshot, updated_at: string): RunStatusView {
+  const ctx = snapshot.context;
+  const open = openApproval(ctx);
+  const step = currentStep(snapshot);
+  return {
+    run_id: ctx.run_id,
+    status: runStatus(snapshot),
+    current_step: step,
+    created_at: ctx.created_at,
+    updated_at,
+    expires_at: open?.expires_at ?? null,
+    pending_actions: open?.actions ?? [],
+    approval_id: open?.approval_id ?? null,
+    progress: progress(ctx, step),
+  };
+}
 
 const COUNTED_STEPS = new Set(['information_review', 'payload_review', 'api_call', 'response_review']);
 const DONE_STATUSES = new Set(['completed', 'approved', 'edited']);
 
 /** `progress` of GET /hitl/run/{id}/status: never above 100 %. */
-export function progress(ctx: RunContext, step: string) {
+export function progress(ctx: RunContext, step: Step): RunStatusView['progress'] {
   const done = new Set(
     ctx.step_history
       .filter((e) => COUNTED_STEPS.has(e.step) && DONE_STATUSES.has(e.status))
