@@ -122,9 +122,6 @@ export function runView(
   };
 }
 
-/** The run view's type (SPEC §2.7), as `runView` builds it. */
-export type RunViewData = RunView;
-
 /** GET /hitl/run/{id}/status: where the run is and what waits for a human, without its data. */
 export function statusView(snapshot: RunSnapshot, updated_at: string): RunStatusView {
   const ctx = snapshot.context;
@@ -155,7 +152,7 @@ export function progress(ctx: RunContext, step: Step): RunStatusView['progress']
   );
   const completed_steps = step === 'completed' ? 4 : Math.min(4, done.size);
   return {
-    total_steps: 4,
+    total_steps: 4 as const,
     completed_steps,
     percentage: Math.min(100, Math.round((completed_steps / 4) * 100)),
     current_step: step,

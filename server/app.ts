@@ -2,13 +2,13 @@ import { Hono } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import { secureHeaders } from 'hono/secure-headers';
 import type { ApprovalService } from '../actors/approvals.ts';
-import type { Logger } from '../actors/run-host.ts';
-import type { RunHost } from '../actors/runs.ts';
+import type { Logger } from '../actors/run-core.ts';
+import type { RunHost } from '../actors/run-host.ts';
 import { createApi } from './api.ts';
 import type { Auth } from './auth.ts';
 import { authenticate } from './authn.ts';
 import { limitBody } from './body-limit.ts';
-import type { HttpLimits, RouteDeps } from './deps.ts';
+import type { HttpLimits, RouteDeps, ServerStores } from './deps.ts';
 import type { AppEnv } from './env.ts';
 import { errorResponse, toErrorResponse } from './errors.ts';
 import { refuseHostileUrl } from './hostile-url.ts';
@@ -32,6 +32,8 @@ import { createFrameHandler } from './ws-frames.ts';
 /** What the HTTP app is built from; everything but the runtime has a default. */
 export interface AppOptions {
   host: RunHost;
+  /** Narrow store interfaces (idempotency, webhook ids), given by `server/main.ts`. */
+  stores: ServerStores;
   approvals: ApprovalService;
   auth: Auth;
   log?: Logger;
@@ -78,6 +80,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     opts.metrics ?? createMetrics({ host: opts.host, ...(opts.wsCount ? { wsCount: opts.wsCount } : {}) });
   const deps: RouteDeps = {
     host: opts.host,
+    stores: opts.stores,
     approvals: opts.approvals,
     log,
     frames: createFrameHandler({ host: opts.host, approvals: opts.approvals, log }),
@@ -119,7 +122,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   );
   app.use(refuseHostileUrl());
 
-  const idempotency = createIdempotency(opts.host);
+  const idempotency = createIdempotency(opts.stores.idempotency);
   runCreateRoutes(api, deps, idempotency);
   runReadRoutes(api, deps);
   runEventRoutes(api, deps);

@@ -49,14 +49,6 @@ export function invalidRequest(error: z.ZodError, where = ''): HitlError {
   return new HitlError('invalid_request', `Invalid request: ${fields.join(', ')}`, { fields, issues });
 }
 
-/** StoreErrors are not imported here (server/ never imports persistence/): recognised by shape. */
-function storeErrorCode(err: unknown): string | null {
-  if (err instanceof Error && err.name === 'StoreError' && 'code' in err && typeof err.code === 'string') {
-    return err.code;
-  }
-  return null;
-}
-
 /** Map anything thrown by a route to the wire error; unknown errors become 500 and are logged. */
 export function toErrorResponse(
   c: Context,
@@ -67,12 +59,6 @@ export function toErrorResponse(
   if (err instanceof z.ZodError) {
     const e = invalidRequest(err);
     return errorResponse(c, e.code, e.message, e.details);
-  }
-  const storeCode = storeErrorCode(err);
-  if (storeCode === 'invalid_cursor')
-    return errorResponse(c, 'invalid_request', 'Invalid cursor', { fields: ['cursor'] });
-  if (storeCode === 'unavailable') {
-    return errorResponse(c, 'unavailable', 'The database is unavailable; nothing was accepted');
   }
   log.error({ err: err instanceof Error ? err.message : String(err), path: c.req.path }, 'unhandled error');
   return c.json(errorBody('internal_error', 'Internal server error'), 500);

@@ -1,5 +1,5 @@
-import type { Logger } from '../actors/run-host.ts';
-import type { RunHost } from '../actors/runs.ts';
+import type { Logger } from '../actors/run-core.ts';
+import type { RunHost } from '../actors/run-host.ts';
 import { runMachine } from '../machines/run-machine.ts';
 
 /** What the inspector reads of an actor: `logic.config` becomes the statechart it draws. */

@@ -1,9 +1,9 @@
 import type { z } from 'zod';
 import type { ApprovalService } from '../actors/approvals.ts';
 import { HitlError } from '../actors/errors.ts';
+import type { Logger } from '../actors/run-core.ts';
 import type { DecisionRequest } from '../actors/run-decide.ts';
-import type { Logger } from '../actors/run-host.ts';
-import type { RunHost } from '../actors/runs.ts';
+import type { RunHost } from '../actors/run-host.ts';
 import { canDecide, type Principal } from './auth.ts';
 import {
   ApprovalResponseData,
@@ -40,14 +40,6 @@ export function errorBody(err: unknown, log?: Logger): FrameError {
       message: err.message,
       ...(err.details !== undefined ? { details: err.details } : {}),
     };
-  }
-  // A list cursor this store did not issue (persistence's StoreError, recognised by shape).
-  if (
-    err instanceof Error &&
-    err.name === 'StoreError' &&
-    (err as { code?: unknown }).code === 'invalid_cursor'
-  ) {
-    return { code: 'invalid_request', message: 'Invalid cursor' };
   }
   log?.error({ err: err instanceof Error ? err.message : String(err) }, 'websocket frame failed');
   return { code: 'internal_error', message: 'Internal error' };

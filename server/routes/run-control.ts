@@ -1,6 +1,6 @@
+import type { LoadedRun } from '../../actors/run-core.ts';
 import type { DecisionRequest } from '../../actors/run-decide.ts';
-import type { LoadedRun } from '../../actors/run-host.ts';
-import type { RunHost } from '../../actors/runs.ts';
+import type { RunHost } from '../../actors/run-host.ts';
 import type { DecisionAction } from '../../machines/schemas.ts';
 import { assertMayDecide, existingApproval, existingRun } from '../access.ts';
 import type { Api } from '../api.ts';

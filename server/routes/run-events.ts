@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { HitlError } from '../../actors/errors.ts';
-import type { RunHost } from '../../actors/runs.ts';
+import type { RunHost } from '../../actors/run-host.ts';
 import { TERMINAL_STATUSES } from '../../machines/schemas.ts';
 import { readableRun } from '../access.ts';
 import type { Api } from '../api.ts';

@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type { LoadedRun } from '../../actors/run-host.ts';
+import type { LoadedRun } from '../../actors/run-core.ts';
 import { effectiveConfig, type HitlConfigInput, TERMINAL_STATUSES } from '../../machines/schemas.ts';
 import type { Api } from '../api.ts';
 import type { Principal } from '../auth.ts';

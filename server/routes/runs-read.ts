@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type { RunHost } from '../../actors/runs.ts';
+import type { RunHost } from '../../actors/run-host.ts';
 import { TERMINAL_STATUSES } from '../../machines/schemas.ts';
 import { readableRun } from '../access.ts';
 import type { Api, Input } from '../api.ts';

@@ -67,7 +67,8 @@ export function webhookRoutes(api: Api, deps: RouteDeps): void {
         throw new HitlError('invalid_request', 'The webhook body is not a prediction');
       }
       // Remembered only once it is known to be genuine, so forgeries cannot burn ids.
-      if (!(await host.rememberWebhook(headers.id ?? ''))) return c.json({ received: true, duplicate: true });
+      if (!(await deps.stores.webhooks.remember(headers.id ?? '')))
+        return c.json({ received: true, duplicate: true });
       await host.onPredictionState(runId, state);
       return c.json({ received: true, duplicate: false });
     },
