@@ -1,7 +1,7 @@
 import type { Context, Hono } from 'hono';
 import type { z } from 'zod';
 import { HitlError } from '../actors/errors.ts';
-import type { AppEnv } from './env.ts';
+import type { AppEnv } from './app-env.ts';
 import { invalidRequest } from './errors.ts';
 import { assertAcceptableJson } from './hostile-json.ts';
 

@@ -5,17 +5,17 @@ import type { ApprovalService } from '../actors/approvals.ts';
 import type { Logger } from '../actors/run-host.ts';
 import type { RunHost } from '../actors/runs.ts';
 import { createApi } from './api.ts';
-import type { Auth } from './auth.ts';
-import { authenticate } from './authn.ts';
+import type { AppEnv } from './app-env.ts';
+import type { Auth } from './auth/auth.ts';
+import { authenticate } from './auth/authn.ts';
+import { createFailureLimiter, type FailureLimiter, type FailureLimitOptions } from './auth/rate-limit.ts';
 import { limitBody } from './body-limit.ts';
 import type { HttpLimits, RouteDeps } from './deps.ts';
-import type { AppEnv } from './env.ts';
 import { errorResponse, toErrorResponse } from './errors.ts';
 import { refuseHostileUrl } from './hostile-url.ts';
 import { createIdempotency } from './idempotency.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
-import { createFailureLimiter, type FailureLimiter, type FailureLimitOptions } from './rate-limit.ts';
 import { approvalRoutes } from './routes/approvals.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { docsRoutes } from './routes/docs.ts';
@@ -27,7 +27,7 @@ import { runReadRoutes } from './routes/runs-read.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { OpenApiDocument } from './schemas.ts';
 import { createWaiters, DEFAULT_MAX_WAITERS, type Waiters, waiterGauge } from './waiters.ts';
-import { createFrameHandler } from './ws-frames.ts';
+import { createFrameHandler } from './ws/frames.ts';
 
 /** What the HTTP app is built from; everything but the runtime has a default. */
 export interface AppOptions {

@@ -3,8 +3,8 @@ import type { Context } from 'hono';
 import { canonical } from '../actors/canonical.ts';
 import { HitlError } from '../actors/errors.ts';
 import type { RunHost } from '../actors/runs.ts';
-import type { Principal } from './auth.ts';
-import type { AppEnv } from './env.ts';
+import type { AppEnv } from './app-env.ts';
+import type { Principal } from './auth/auth.ts';
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
 /** How long a request waits for another one producing the same key before answering 409. */

@@ -1,8 +1,8 @@
 import { HitlError } from '../../actors/errors.ts';
 import { type Approval, TERMINAL_STATUSES } from '../../machines/schemas.ts';
-import { assertMayDecide, canSeeApproval, existingApproval, existingRun } from '../access.ts';
 import type { Api } from '../api.ts';
-import { decisionActor, requireService } from '../authn.ts';
+import { assertMayDecide, canSeeApproval, existingApproval, existingRun } from '../auth/access.ts';
+import { decisionActor, requireService } from '../auth/authn.ts';
 import type { RouteDeps } from '../deps.ts';
 import type { Idempotency } from '../idempotency.ts';
 import {

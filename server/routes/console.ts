@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import type { Context } from 'hono';
 import { runMachine } from '../../machines/run-machine.ts';
 import type { Api } from '../api.ts';
-import type { AppEnv } from '../env.ts';
+import type { AppEnv } from '../app-env.ts';
 import { errorResponse } from '../errors.ts';
 import { ErrorResponse } from '../schemas.ts';
 

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Context } from 'hono';
 import type { Api } from '../api.ts';
-import type { AppEnv } from '../env.ts';
+import type { AppEnv } from '../app-env.ts';
 import { errorResponse } from '../errors.ts';
 import { ErrorResponse } from '../schemas.ts';
 

@@ -3,10 +3,10 @@ import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { HitlError } from '../../actors/errors.ts';
 import type { RunHost } from '../../actors/runs.ts';
 import { TERMINAL_STATUSES } from '../../machines/schemas.ts';
-import { readableRun } from '../access.ts';
 import type { Api } from '../api.ts';
+import type { AppEnv } from '../app-env.ts';
+import { readableRun } from '../auth/access.ts';
 import type { RouteDeps } from '../deps.ts';
-import type { AppEnv } from '../env.ts';
 import { ErrorResponse, EventsQuery, EventsResponse } from '../schemas.ts';
 
 type Row = Awaited<ReturnType<RunHost['listEvents']>>[number];

@@ -2,10 +2,10 @@ import type { Context } from 'hono';
 import type { LoadedRun } from '../../actors/run-host.ts';
 import { effectiveConfig, type HitlConfigInput, TERMINAL_STATUSES } from '../../machines/schemas.ts';
 import type { Api } from '../api.ts';
-import type { Principal } from '../auth.ts';
-import { requireService } from '../authn.ts';
+import type { AppEnv } from '../app-env.ts';
+import type { Principal } from '../auth/auth.ts';
+import { requireService } from '../auth/authn.ts';
 import { baseUrls, type RouteDeps } from '../deps.ts';
-import type { AppEnv } from '../env.ts';
 import type { Idempotency } from '../idempotency.ts';
 import {
   CreateRunBody,

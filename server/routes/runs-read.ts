@@ -1,11 +1,11 @@
 import type { Context } from 'hono';
 import type { RunHost } from '../../actors/runs.ts';
 import { TERMINAL_STATUSES } from '../../machines/schemas.ts';
-import { readableRun } from '../access.ts';
 import type { Api, Input } from '../api.ts';
-import type { Principal } from '../auth.ts';
+import type { AppEnv } from '../app-env.ts';
+import { readableRun } from '../auth/access.ts';
+import type { Principal } from '../auth/auth.ts';
 import type { RouteDeps } from '../deps.ts';
-import type { AppEnv } from '../env.ts';
 import {
   ActiveQuery,
   ErrorResponse,

@@ -1,13 +1,13 @@
 import { HitlError } from '../../actors/errors.ts';
 import { toPredictionState } from '../../actors/providers/replicate-prediction.ts';
 import type { PredictionState } from '../../actors/providers/types.ts';
-import { isUuid } from '../access.ts';
 import type { Api } from '../api.ts';
-import { assertNotBlocked, clientAddress } from '../authn.ts';
+import { isUuid } from '../auth/access.ts';
+import { assertNotBlocked, clientAddress } from '../auth/authn.ts';
+import { verifyWebhook } from '../auth/webhook-verify.ts';
 import type { RouteDeps } from '../deps.ts';
 import { assertAcceptableJson } from '../hostile-json.ts';
 import { AnyJson, ErrorResponse, WebhookQuery, WebhookResponse } from '../schemas.ts';
-import { verifyWebhook } from '../webhook-verify.ts';
 
 /**
  * `POST /webhooks/replicate?run_id=…`: the run host gives Replicate this URL per run. Checked on

@@ -1,5 +1,5 @@
 import type { HttpBindings } from '@hono/node-server';
-import type { Principal } from './auth.ts';
+import type { Principal } from './auth/auth.ts';
 
 /** Hono environment of the app: the caller, set by the auth middleware. */
 export interface AppEnv {

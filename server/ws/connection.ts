@@ -1,10 +1,10 @@
 import { WebSocket } from 'ws';
-import { HitlError } from '../actors/errors.ts';
-import type { Logger } from '../actors/run-host.ts';
-import type { ApprovalMessage, RunMessage } from '../actors/run-messages.ts';
-import type { RunHost } from '../actors/runs.ts';
-import { readAudience, runAudience } from './access.ts';
-import { canDecide, canRead, type Principal } from './auth.ts';
+import { HitlError } from '../../actors/errors.ts';
+import type { Logger } from '../../actors/run-host.ts';
+import type { ApprovalMessage, RunMessage } from '../../actors/run-messages.ts';
+import type { RunHost } from '../../actors/runs.ts';
+import { readAudience, runAudience } from '../auth/access.ts';
+import { canDecide, canRead, type Principal } from '../auth/auth.ts';
 import {
   approvalFrames,
   type EventRow,
@@ -12,9 +12,9 @@ import {
   requestFrame,
   resolvedFrame,
   runFrames,
-} from './ws-events.ts';
-import { errorBody } from './ws-frames.ts';
-import type { SubscribeData } from './ws-schemas.ts';
+} from './events.ts';
+import { errorBody } from './frames.ts';
+import type { SubscribeData } from './schemas.ts';
 
 /** What this socket has been sent of one run: the last seq and its step; catch-up state. */
 interface RunTrack {

@@ -1,6 +1,6 @@
-import { createLru } from '../actors/lru.ts';
-import type { ApprovalMessage, HostMessage, RunMessage } from '../actors/run-messages.ts';
-import type { Approval } from '../machines/schemas.ts';
+import { createLru } from '../../actors/lru.ts';
+import type { ApprovalMessage, HostMessage, RunMessage } from '../../actors/run-messages.ts';
+import type { Approval } from '../../machines/schemas.ts';
 
 /** A server → client frame: `{ type, data }` (replies add `request_id`). */
 export interface Frame {

@@ -1,19 +1,19 @@
 import type { z } from 'zod';
-import type { ApprovalService } from '../actors/approvals.ts';
-import { HitlError } from '../actors/errors.ts';
-import type { DecisionRequest } from '../actors/run-decide.ts';
-import type { Logger } from '../actors/run-host.ts';
-import type { RunHost } from '../actors/runs.ts';
-import { canDecide, type Principal } from './auth.ts';
+import type { ApprovalService } from '../../actors/approvals.ts';
+import { HitlError } from '../../actors/errors.ts';
+import type { DecisionRequest } from '../../actors/run-decide.ts';
+import type { Logger } from '../../actors/run-host.ts';
+import type { RunHost } from '../../actors/runs.ts';
+import { canDecide, type Principal } from '../auth/auth.ts';
 import {
   ApprovalResponseData,
   CancelApprovalData,
   ClientFrame,
   ListPendingData,
   RequestId,
-} from './ws-schemas.ts';
+} from './schemas.ts';
 
-export { ClientFrame } from './ws-schemas.ts';
+export { ClientFrame } from './schemas.ts';
 
 /** `{ code, message, details? }` as every error travels on the socket. */
 export interface FrameError {

@@ -1,15 +1,15 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import type { ApprovalService } from '../actors/approvals.ts';
-import type { Logger } from '../actors/run-host.ts';
-import type { HostMessage } from '../actors/run-messages.ts';
-import type { RunHost } from '../actors/runs.ts';
-import type { Auth, Principal } from './auth.ts';
-import { jsonProblem } from './hostile-json.ts';
-import { createFailureLimiter, type FailureLimiter } from './rate-limit.ts';
-import { type Connection, createConnection } from './ws-conn.ts';
-import { createStepMemory } from './ws-events.ts';
+import type { ApprovalService } from '../../actors/approvals.ts';
+import type { Logger } from '../../actors/run-host.ts';
+import type { HostMessage } from '../../actors/run-messages.ts';
+import type { RunHost } from '../../actors/runs.ts';
+import type { Auth, Principal } from '../auth/auth.ts';
+import { createFailureLimiter, type FailureLimiter } from '../auth/rate-limit.ts';
+import { jsonProblem } from '../hostile-json.ts';
+import { type Connection, createConnection } from './connection.ts';
+import { createStepMemory } from './events.ts';
 import {
   ClientFrame,
   createFrameHandler,
@@ -17,9 +17,9 @@ import {
   replyFrame,
   requestIdOf,
   schemaError,
-} from './ws-frames.ts';
-import { SubscribeData } from './ws-schemas.ts';
-import { authenticateUpgrade, refuseUpgrade, upgradeUrl } from './ws-upgrade.ts';
+} from './frames.ts';
+import { SubscribeData } from './schemas.ts';
+import { authenticateUpgrade, refuseUpgrade, upgradeUrl } from './upgrade.ts';
 
 /** What `attachWebSocket` needs; the tuning knobs have production defaults. */
 export interface WebSocketDeps {
