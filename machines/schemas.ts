@@ -13,6 +13,9 @@ export const RunStatus = z.enum([
 ]);
 export type RunStatus = z.infer<typeof RunStatus>;
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'expired'];
+/** True for a status after which the run changes no more. */
+export const isTerminalStatus = (status: unknown): boolean =>
+  (TERMINAL_STATUSES as readonly unknown[]).includes(status);
 
 export const Step = z.enum([
   'created',

@@ -1,5 +1,5 @@
 import { HitlError } from '../../actors/errors.ts';
-import { type Approval, TERMINAL_STATUSES } from '../../machines/schemas.ts';
+import { type Approval, isTerminalStatus } from '../../machines/schemas.ts';
 import type { Api } from '../api.ts';
 import { assertMayDecide, canSeeApproval, existingApproval, existingRun } from '../auth/access.ts';
 import { decisionActor, requireService } from '../auth/authn.ts';
@@ -183,7 +183,7 @@ export function approvalRoutes(api: Api, deps: RouteDeps, idempotency: Idempoten
       if (isCheckpoint(approval) && approval.run_id) {
         // SPEC §3 precedence: a finished run answers run_terminal before approval_not_pending.
         const run = host.view(await host.mustRead(approval.run_id));
-        if ((TERMINAL_STATUSES as readonly unknown[]).includes(run.status)) {
+        if (isTerminalStatus(run.status)) {
           throw new HitlError('run_terminal', `The run is ${String(run.status)}`);
         }
       }

@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { HitlError } from '../../actors/errors.ts';
 import type { RunHost } from '../../actors/runs.ts';
-import { TERMINAL_STATUSES } from '../../machines/schemas.ts';
+import { isTerminalStatus } from '../../machines/schemas.ts';
 import type { Api } from '../api.ts';
 import type { AppEnv } from '../app-env.ts';
 import { readableRun } from '../auth/access.ts';
@@ -78,8 +78,6 @@ function startAfter(lastEventId: string | undefined, after: number | undefined):
   return Number(lastEventId.trim());
 }
 
-const isTerminal = (status: string) => (TERMINAL_STATUSES as readonly string[]).includes(status);
-
 /**
  * The SSE stream. One serial queue writes every row once, in seq order: a live message whose rows
  * continue exactly where the stream is goes out as is; anything else (a gap, a lost cross-node
@@ -105,7 +103,7 @@ function stream(c: Context<AppEnv>, deps: RouteDeps, runId: string, after: numbe
     const write = async (r: Row) => {
       await sse.writeSSE({ id: String(r.seq), event: r.type, data: JSON.stringify(publicRow(r)) });
       last = r.seq;
-      if (isTerminal(r.status)) terminalSeen = true;
+      if (isTerminalStatus(r.status)) terminalSeen = true;
     };
     const fromStore = async () => {
       for (;;) {
@@ -160,7 +158,7 @@ function stream(c: Context<AppEnv>, deps: RouteDeps, runId: string, after: numbe
       await fromStore();
       // Reconnected after the end: nothing more will come, so the stream ends too.
       const cur = await host.read(runId);
-      if (cur && isTerminal(String(host.view(cur).status))) terminalSeen = true;
+      if (cur && isTerminalStatus(host.view(cur).status)) terminalSeen = true;
     });
     try {
       await ended;

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { LoadedRun } from '../../actors/run-host.ts';
-import { effectiveConfig, type HitlConfigInput, TERMINAL_STATUSES } from '../../machines/schemas.ts';
+import { effectiveConfig, type HitlConfigInput, isTerminalStatus } from '../../machines/schemas.ts';
 import type { Api } from '../api.ts';
 import type { AppEnv } from '../app-env.ts';
 import type { Principal } from '../auth/auth.ts';
@@ -173,19 +173,15 @@ export function runCreateRoutes(api: Api, deps: RouteDeps, idempotency: Idempote
       probe: async () => {
         const cur = await host.read(id);
         const view = cur ? host.view(cur) : null;
-        return view && (view.status === 'awaiting_human' || isTerminal(view.status)) ? view : undefined;
+        return view && (view.status === 'awaiting_human' || isTerminalStatus(view.status)) ? view : undefined;
       },
       timeoutMs,
       signal,
     });
     const view = settled ?? host.view(await host.mustRead(id));
-    if (isTerminal(view.status)) {
+    if (isTerminalStatus(view.status)) {
       return c.json({ run_id: id, status: view.status, result: view.final_result, error: view.error }, 200);
     }
     return c.json({ run_id: id, status: view.status, approval: view.approval ?? null }, 202);
   }
-}
-
-function isTerminal(status: unknown): boolean {
-  return (TERMINAL_STATUSES as readonly unknown[]).includes(status);
 }

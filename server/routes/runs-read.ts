@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { RunHost } from '../../actors/runs.ts';
-import { TERMINAL_STATUSES } from '../../machines/schemas.ts';
+import { isTerminalStatus } from '../../machines/schemas.ts';
 import type { Api, Input } from '../api.ts';
 import type { AppEnv } from '../app-env.ts';
 import { readableRun } from '../auth/access.ts';
@@ -28,8 +28,6 @@ function scoped(p: Principal, filter: RunFilter): RunFilter {
   return p.kind === 'reviewer' ? { ...filter, readable_by: { sub: p.sub, roles: p.roles } } : filter;
 }
 
-const isTerminal = (status: unknown) => (TERMINAL_STATUSES as readonly unknown[]).includes(status);
-
 /** Reading runs: view (with long-poll), status, verify, lists. */
 export function runReadRoutes(api: Api, deps: RouteDeps): void {
   const { host } = deps;
@@ -39,7 +37,9 @@ export function runReadRoutes(api: Api, deps: RouteDeps): void {
     const run = await readableRun(host, id, c.get('principal'));
     if (!query.wait_for) return c.json(host.view(run));
     const wanted =
-      query.wait_for === 'terminal' ? isTerminal : (s: unknown) => s === 'awaiting_human' || isTerminal(s);
+      query.wait_for === 'terminal'
+        ? isTerminalStatus
+        : (s: unknown) => s === 'awaiting_human' || isTerminalStatus(s);
     const maxMs = deps.limits.longPollMaxMs;
     const found = await deps.waiters.wait(c, deps.shutdown, host, {
       relevant: (m) => m.kind === 'run' && m.run_id === id,

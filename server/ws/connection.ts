@@ -3,16 +3,10 @@ import { HitlError } from '../../actors/errors.ts';
 import type { Logger } from '../../actors/run-host.ts';
 import type { ApprovalMessage, RunMessage } from '../../actors/run-messages.ts';
 import type { RunHost } from '../../actors/runs.ts';
+import { isTerminalStatus } from '../../machines/schemas.ts';
 import { readAudience, runAudience } from '../auth/access.ts';
 import { canDecide, canRead, type Principal } from '../auth/auth.ts';
-import {
-  approvalFrames,
-  type EventRow,
-  isTerminal,
-  requestFrame,
-  resolvedFrame,
-  runFrames,
-} from './events.ts';
+import { approvalFrames, type EventRow, requestFrame, resolvedFrame, runFrames } from './events.ts';
 import { errorBody } from './frames.ts';
 import type { SubscribeData } from './schemas.ts';
 
@@ -157,7 +151,7 @@ export function createConnection(ws: WebSocket, principal: Principal, deps: Conn
           pending: [],
         });
       offer(m.run_id, t, m.events);
-      if (isTerminal(m.status) && !t.explicit && !t.filling) runs.delete(m.run_id);
+      if (isTerminalStatus(m.status) && !t.explicit && !t.filling) runs.delete(m.run_id);
     }
     for (const a of m.opened) if (canDecide(principal, a)) send(requestFrame(a));
   }
