@@ -1,4 +1,5 @@
 import type { HttpBindings } from '@hono/node-server';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Principal } from './auth/auth.ts';
 
 /** Hono environment of the app: the caller, set by the auth middleware. */
@@ -7,3 +8,6 @@ export interface AppEnv {
   Bindings: Partial<HttpBindings>;
   Variables: { principal: Principal };
 }
+
+/** The app the routes are declared on (`createRoute` + `app.openapi`). */
+export type App = OpenAPIHono<AppEnv>;

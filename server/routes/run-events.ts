@@ -1,13 +1,14 @@
+import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { HitlError } from '../../actors/errors.ts';
 import type { RunHost } from '../../actors/runs.ts';
 import { isTerminalStatus } from '../../machines/schemas.ts';
-import type { Api } from '../api.ts';
-import type { AppEnv } from '../app-env.ts';
+import type { App, AppEnv } from '../app-env.ts';
 import { readableRun } from '../auth/access.ts';
 import type { RouteDeps } from '../deps.ts';
-import { ErrorResponse, EventsQuery, EventsResponse } from '../schemas.ts';
+import { errors, responses } from '../openapi/route.ts';
+import { EventsQuery, EventsResponse } from '../schemas.ts';
 
 type Row = Awaited<ReturnType<RunHost['listEvents']>>[number];
 
@@ -29,25 +30,19 @@ export function publicRow(r: Row) {
 }
 
 /** `GET /hitl/runs/{id}/events`: a page of JSON, or an SSE stream (catch-up, then live). */
-export function runEventRoutes(api: Api, deps: RouteDeps): void {
-  api.add(
-    {
+export function runEventRoutes(app: App, deps: RouteDeps): void {
+  app.openapi(
+    createRoute({
       method: 'get',
       path: '/hitl/runs/{id}/events',
-      tag: 'runs',
+      tags: ['runs'],
       summary: "The run's event log; with Accept: text/event-stream an SSE stream after Last-Event-ID",
-      query: EventsQuery,
-      sse: true,
-      responses: {
-        200: EventsResponse,
-        401: ErrorResponse,
-        403: ErrorResponse,
-        404: ErrorResponse,
-        422: ErrorResponse,
-      },
-    },
-    async (c, { query }) => {
-      const run = await readableRun(deps.host, c.req.param('id') ?? '', c.get('principal'));
+      request: { query: EventsQuery },
+      responses: responses({ 200: EventsResponse, ...errors(401, 403, 404, 422) }, { sse: true }),
+    }),
+    async (c) => {
+      const query = c.req.valid('query');
+      const run = await readableRun(deps.host, c.req.param('id'), c.get('principal'));
       const runId = run.snapshot.context.run_id;
       if ((c.req.header('accept') ?? '').includes('text/event-stream')) {
         return stream(
