@@ -49,10 +49,37 @@ export function invalidRequest(error: z.ZodError, where = ''): HitlError {
   return new HitlError('invalid_request', `Invalid request: ${fields.join(', ')}`, { fields, issues });
 }
 
+/** `{ code, message, details? }`: an error as it travels, in HTTP bodies and WebSocket frames. */
+export interface WireError {
+  code: HitlErrorCode | 'internal_error';
+  message: string;
+  details?: unknown;
+}
+
 /** StoreErrors are not imported here (server/ never imports persistence/): recognised by shape. */
 function storeErrorCode(err: unknown): string | null {
   if (err instanceof Error && err.name === 'StoreError' && 'code' in err && typeof err.code === 'string') {
     return err.code;
+  }
+  return null;
+}
+
+/** The wire error of anything the runtime or a schema throws on purpose; `null` for a bug. */
+export function knownError(err: unknown): (WireError & { code: HitlErrorCode }) | null {
+  if (err instanceof HitlError) {
+    return {
+      code: err.code,
+      message: err.message,
+      ...(err.details !== undefined ? { details: err.details } : {}),
+    };
+  }
+  if (err instanceof z.ZodError) return knownError(invalidRequest(err));
+  const storeCode = storeErrorCode(err);
+  if (storeCode === 'invalid_cursor') {
+    return { code: 'invalid_request', message: 'Invalid cursor', details: { fields: ['cursor'] } };
+  }
+  if (storeCode === 'unavailable') {
+    return { code: 'unavailable', message: 'The database is unavailable; nothing was accepted' };
   }
   return null;
 }
@@ -63,17 +90,8 @@ export function toErrorResponse(
   err: unknown,
   log: { error(obj: object, msg?: string): void },
 ): Response {
-  if (err instanceof HitlError) return errorResponse(c, err.code, err.message, err.details);
-  if (err instanceof z.ZodError) {
-    const e = invalidRequest(err);
-    return errorResponse(c, e.code, e.message, e.details);
-  }
-  const storeCode = storeErrorCode(err);
-  if (storeCode === 'invalid_cursor')
-    return errorResponse(c, 'invalid_request', 'Invalid cursor', { fields: ['cursor'] });
-  if (storeCode === 'unavailable') {
-    return errorResponse(c, 'unavailable', 'The database is unavailable; nothing was accepted');
-  }
+  const known = knownError(err);
+  if (known) return errorResponse(c, known.code, known.message, known.details);
   log.error({ err: err instanceof Error ? err.message : String(err), path: c.req.path }, 'unhandled error');
   return c.json(errorBody('internal_error', 'Internal server error'), 500);
 }

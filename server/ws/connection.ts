@@ -7,7 +7,7 @@ import { isTerminalStatus } from '../../machines/schemas.ts';
 import { readAudience, runAudience } from '../auth/access.ts';
 import { canDecide, canRead, type Principal } from '../auth/auth.ts';
 import { approvalFrames, type EventRow, requestFrame, resolvedFrame, runFrames } from './events.ts';
-import { errorBody } from './frames.ts';
+import { frameError } from './frames.ts';
 import type { SubscribeData } from './schemas.ts';
 
 /** What this socket has been sent of one run: the last seq and its step; catch-up state. */
@@ -119,7 +119,7 @@ export function createConnection(ws: WebSocket, principal: Principal, deps: Conn
         after = tail.seq;
       }
     } catch (err) {
-      send({ type: 'error', data: { ...errorBody(err, deps.log), run_id: runId } });
+      send({ type: 'error', data: { ...frameError(err, deps.log), run_id: runId } });
     } finally {
       t.filling = false;
       const queued = t.pending;

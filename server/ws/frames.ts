@@ -5,6 +5,7 @@ import type { DecisionRequest } from '../../actors/run-decide.ts';
 import type { Logger } from '../../actors/run-host.ts';
 import type { RunHost } from '../../actors/runs.ts';
 import { canDecide, type Principal } from '../auth/auth.ts';
+import { knownError, type WireError } from '../errors.ts';
 import {
   ApprovalResponseData,
   CancelApprovalData,
@@ -16,11 +17,7 @@ import {
 export { ClientFrame } from './schemas.ts';
 
 /** `{ code, message, details? }` as every error travels on the socket. */
-export interface FrameError {
-  code: string;
-  message: string;
-  details?: unknown;
-}
+export type FrameError = WireError;
 
 /** The `{ code, message }` of a schema error, naming the failing fields. */
 export function schemaError(error: z.ZodError, where = 'data'): FrameError {
@@ -33,22 +30,9 @@ export function schemaError(error: z.ZodError, where = 'data'): FrameError {
 }
 
 /** The `{ code, message }` of any error; unknown errors never leak their text. */
-export function errorBody(err: unknown, log?: Logger): FrameError {
-  if (err instanceof HitlError) {
-    return {
-      code: err.code,
-      message: err.message,
-      ...(err.details !== undefined ? { details: err.details } : {}),
-    };
-  }
-  // A list cursor this store did not issue (persistence's StoreError, recognised by shape).
-  if (
-    err instanceof Error &&
-    err.name === 'StoreError' &&
-    (err as { code?: unknown }).code === 'invalid_cursor'
-  ) {
-    return { code: 'invalid_request', message: 'Invalid cursor' };
-  }
+export function frameError(err: unknown, log?: Logger): FrameError {
+  const known = knownError(err);
+  if (known) return known;
   log?.error({ err: err instanceof Error ? err.message : String(err) }, 'websocket frame failed');
   return { code: 'internal_error', message: 'Internal error' };
 }
@@ -112,7 +96,7 @@ export function createFrameHandler(deps: { host: RunHost; approvals: ApprovalSer
       const a = result.approval;
       return { success: true, approval_id: approvalId, action, run_id: a.run_id, status: a.status };
     } catch (err) {
-      return { success: false, approval_id: approvalId, error: errorBody(err, deps.log) };
+      return { success: false, approval_id: approvalId, error: frameError(err, deps.log) };
     }
   }
 
@@ -140,7 +124,7 @@ export function createFrameHandler(deps: { host: RunHost; approvals: ApprovalSer
       const approval = await approvals.cancel(approvalId, p.actor, data.reason);
       return { success: true, approval_id: approvalId, status: approval.status };
     } catch (err) {
-      return { success: false, approval_id: approvalId, error: errorBody(err, deps.log) };
+      return { success: false, approval_id: approvalId, error: frameError(err, deps.log) };
     }
   }
 
@@ -180,7 +164,7 @@ export function createFrameHandler(deps: { host: RunHost; approvals: ApprovalSer
           return reply('error', { code: 'invalid_request', message: `Unknown message type: ${type}` });
       }
     } catch (err) {
-      return reply('error', errorBody(err, deps.log));
+      return reply('error', frameError(err, deps.log));
     }
   }
 

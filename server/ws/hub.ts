@@ -13,7 +13,7 @@ import { createStepMemory } from './events.ts';
 import {
   ClientFrame,
   createFrameHandler,
-  errorBody,
+  frameError,
   replyFrame,
   requestIdOf,
   schemaError,
@@ -154,7 +154,7 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps) {
     }
     state.inFlight++;
     work
-      .catch((err: unknown) => reply('error', errorBody(err, log)))
+      .catch((err: unknown) => reply('error', frameError(err, log)))
       .finally(() => {
         state.inFlight--;
       });
@@ -178,7 +178,7 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps) {
       try {
         onMessage(conn, state, raw);
       } catch (err) {
-        conn.send({ type: 'error', data: errorBody(err, log) });
+        conn.send({ type: 'error', data: frameError(err, log) });
       }
     });
     ws.on('close', () => sockets.delete(ws));
