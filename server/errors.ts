@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { HitlError, type HitlErrorCode } from '../actors/errors.ts';
+import type { ErrorResponse } from './response-schemas.ts';
 
 /** Every runtime error code → its HTTP status (SPEC §3); one table, checked by the compiler. */
 export const STATUS_OF = {
@@ -50,11 +51,7 @@ export function invalidRequest(error: z.ZodError, where = ''): HitlError {
 }
 
 /** `{ code, message, details? }`: an error as it travels, in HTTP bodies and WebSocket frames. */
-export interface WireError {
-  code: HitlErrorCode | 'internal_error';
-  message: string;
-  details?: unknown;
-}
+export type WireError = z.infer<typeof ErrorResponse>['error'];
 
 /** StoreErrors are not imported here (server/ never imports persistence/): recognised by shape. */
 function storeErrorCode(err: unknown): string | null {

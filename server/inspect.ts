@@ -2,7 +2,6 @@ import type { Logger } from '../actors/run-host.ts';
 import type { RunHost } from '../actors/runs.ts';
 import { runMachine } from '../machines/run-machine.ts';
 
-
 /** Deep enough for the run machine's definition (nested states, guards) and its context. */
 const DEPTH = 40;
 const KNOWN_MAX = 10_000;
