@@ -22,13 +22,20 @@ export async function readJson(c: Context, optional = false): Promise<unknown> {
     if (optional) return {};
     throw new HitlError('invalid_json', 'The request body is empty; JSON expected');
   }
+  return parseJson(text, new HitlError('invalid_json', 'The request body is not valid JSON'));
+}
+
+/**
+ * JSON text as a value, `broken` thrown when it is not JSON. Then, before any schema (zod
+ * recurses): too deep, NUL or lone surrogate → 422 naming the path (SPEC §7).
+ */
+export function parseJson(text: string, broken: HitlError): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new HitlError('invalid_json', 'The request body is not valid JSON');
+    throw broken;
   }
-  // Before any schema (zod recurses): too deep, NUL or lone surrogate → 422 naming the path.
   assertAcceptableJson(value);
   return value;
 }

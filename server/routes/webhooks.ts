@@ -7,8 +7,7 @@ import { isUuid } from '../auth/access.ts';
 import { assertNotBlocked, clientAddress } from '../auth/authn.ts';
 import { verifyWebhook } from '../auth/webhook-verify.ts';
 import type { RouteDeps } from '../deps.ts';
-import { assertAcceptableJson } from '../hostile-json.ts';
-import { ANONYMOUS, documentedBody, errors, responses } from '../openapi/route.ts';
+import { ANONYMOUS, documentedBody, errors, parseJson, responses } from '../openapi/route.ts';
 import { AnyJson, WebhookQuery, WebhookResponse } from '../schemas.ts';
 
 /**
@@ -48,20 +47,15 @@ export function webhookRoutes(app: App, deps: RouteDeps): void {
       const runId = query.run_id ?? '';
       if (!isUuid(runId) || !(await host.read(runId)))
         throw new HitlError('run_not_found', `Run ${runId} not found`);
-      let body: unknown;
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        throw new HitlError('invalid_request', 'The webhook body is not a prediction');
-      }
+      const notPrediction = new HitlError('invalid_request', 'The webhook body is not a prediction');
       // SPEC §7: refused like any body (422); a prediction whose output holds NUL or lone
       // surrogates is then stored escaped from the next poll, so the run still completes.
-      assertAcceptableJson(body);
+      const body = parseJson(raw, notPrediction);
       let state: PredictionState;
       try {
         state = toPredictionState(body);
       } catch {
-        throw new HitlError('invalid_request', 'The webhook body is not a prediction');
+        throw notPrediction;
       }
       // Remembered only once it is known to be genuine, so forgeries cannot burn ids.
       if (!(await host.rememberWebhook(headers.id ?? ''))) return c.json({ received: true, duplicate: true });
