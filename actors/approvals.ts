@@ -11,7 +11,7 @@ import { type ApprovalRow, type DueTimer, StoreError } from '../persistence/type
 import { HitlError } from './errors.ts';
 import { redact } from './redact.ts';
 import type { DecisionRequest } from './run-decide.ts';
-import type { RunHost } from './runs.ts';
+import { coreOf, type RunHost } from './run-host.ts';
 
 /** A standalone approval request (SPEC §6). */
 export interface StandaloneRequest {
@@ -30,7 +30,7 @@ const ACTION_EVENT = { approve: 'review.approve', edit: 'review.edit', reject: '
 
 /** Approvals by id: standalone ones (own machine, stored with compare-and-set) and run checkpoints. */
 export function createApprovalService(host: RunHost) {
-  const { core } = host;
+  const core = coreOf(host);
   const store = core.deps.store;
 
   function restore(row: ApprovalRow): ApprovalSnapshot {
@@ -145,7 +145,7 @@ export function createApprovalService(host: RunHost) {
         version: row.version + 1,
       };
       try {
-        await core.storeCall(() => store.updateApproval(updated, row.version));
+        await core.storeCall(() => store.updateApproval(updated, row.version), ['version_conflict']);
       } catch (err) {
         if (err instanceof StoreError && err.code === 'version_conflict') continue;
         throw err;

@@ -1,3 +1,5 @@
+import { StoreError } from '../persistence/types.ts';
+
 /** Every code the runtime can throw; `server/` maps each to an HTTP status in one table. */
 export type HitlErrorCode =
   | 'unauthorized'
@@ -29,5 +31,24 @@ export class HitlError extends Error {
     readonly details?: unknown,
   ) {
     super(message);
+  }
+}
+
+/**
+ * No `StoreError` leaves `actors/`: every store failure becomes a `HitlError` here, with the
+ * wire codes the contract gives them (a database outage is `unavailable`, a foreign list cursor
+ * `invalid_request`). Anything else is returned unchanged.
+ */
+export function fromStoreError(err: unknown): unknown {
+  if (!(err instanceof StoreError)) return err;
+  switch (err.code) {
+    case 'unavailable':
+      return new HitlError('unavailable', 'The database is unavailable; nothing was accepted');
+    case 'invalid_cursor':
+      return new HitlError('invalid_request', 'Invalid cursor', { fields: ['cursor'] });
+    case 'not_found':
+      return new HitlError('not_found', 'Not found');
+    default:
+      return new HitlError('conflict', 'Changed concurrently; try again');
   }
 }

@@ -2,7 +2,7 @@ import type { Fact } from '../machines/run-facts.ts';
 import type { DueTimer } from '../persistence/types.ts';
 import { HitlError } from './errors.ts';
 import { type PredictionState, ProviderError } from './providers/types.ts';
-import type { RunCore } from './run-host.ts';
+import type { RunCore } from './run-core.ts';
 
 /** Tries of one cancel before it gives up (a try whose node died counts). */
 export const CANCEL_MAX_ATTEMPTS = 10;

@@ -2,7 +2,7 @@ import { openApproval } from '../machines/run-context.ts';
 import type { RunEvent } from '../machines/run-events.ts';
 import type { DecisionAction } from '../machines/schemas.ts';
 import { redact } from './redact.ts';
-import type { LoadedRun, Stamp } from './run-host.ts';
+import type { LoadedRun, Stamp } from './run-core.ts';
 import type { RunWorker } from './run-worker.ts';
 
 /** A reviewer's or service's decision as received at the edge. */

@@ -4,7 +4,7 @@ import { workFor } from '../machines/run-work.ts';
 import { HitlError } from './errors.ts';
 import { escapeText, storablePrediction } from './providers/storable.ts';
 import { type PredictionState, type Provider, ProviderError } from './providers/types.ts';
-import { type CommitCause, isRefusal, type RunCore } from './run-host.ts';
+import { type CommitCause, isRefusal, type RunCore } from './run-core.ts';
 
 type PredictionErrorCode = Extract<RunEvent, { type: 'prediction.error' }>['code'];
 

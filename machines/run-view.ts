@@ -1,7 +1,7 @@
 import { openApproval, type RunContext } from './run-context.ts';
 import { currentStep, type RunSnapshot, runStatus } from './run-state.ts';
-import type { ApprovalRecord } from './schemas.ts';
-import type { ApprovalView, RunView } from './view-schemas.ts';
+import type { ApprovalRecord, Step } from './schemas.ts';
+import type { ApprovalView, RunStatusView, RunView } from './view-schemas.ts';
 
 /** What a reviewer must judge at each checkpoint (SPEC §2.4 `context`). */
 export function approvalContext(ctx: RunContext, record: ApprovalRecord): Record<string, unknown> {
@@ -122,14 +122,11 @@ export function runView(
   };
 }
 
-/** The run view's type (SPEC §2.7), as `runView` builds it. */
-export type RunViewData = ReturnType<typeof runView>;
-
 const COUNTED_STEPS = new Set(['information_review', 'payload_review', 'api_call', 'response_review']);
 const DONE_STATUSES = new Set(['completed', 'approved', 'edited']);
 
 /** `progress` of GET /hitl/run/{id}/status: never above 100 %. */
-export function progress(ctx: RunContext, step: string) {
+export function progress(ctx: RunContext, step: Step): RunStatusView['progress'] {
   const done = new Set(
     ctx.step_history
       .filter((e) => COUNTED_STEPS.has(e.step) && DONE_STATUSES.has(e.status))
@@ -137,7 +134,7 @@ export function progress(ctx: RunContext, step: string) {
   );
   const completed_steps = step === 'completed' ? 4 : Math.min(4, done.size);
   return {
-    total_steps: 4,
+    total_steps: 4 as const,
     completed_steps,
     percentage: Math.min(100, Math.round((completed_steps / 4) * 100)),
     current_step: step,

@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { createEchoProvider } from '../actors/providers/echo.ts';
 import { createProviderRegistry } from '../actors/providers/registry.ts';
-import { createRunHost } from '../actors/runs.ts';
+import { createRunHost } from '../actors/run-host.ts';
 import { startRun, step } from '../machines/run-replay.ts';
 import { effectiveConfig } from '../machines/schemas.ts';
 import { createMemoryBus, createMemoryCache } from '../persistence/memory.ts';

@@ -5,7 +5,7 @@
  */
 import { HitlError } from '../actors/errors.ts';
 import { createProviderRegistry } from '../actors/providers/registry.ts';
-import { createRunHost } from '../actors/runs.ts';
+import { createRunHost } from '../actors/run-host.ts';
 import { createMemoryBus, createMemoryCache } from '../persistence/memory.ts';
 import { connectPostgres, createPostgresStore } from '../persistence/postgres.ts';
 

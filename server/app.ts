@@ -2,14 +2,14 @@ import { createRoute, OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
 import { matchedRoutes } from 'hono/route';
 import { secureHeaders } from 'hono/secure-headers';
 import type { ApprovalService } from '../actors/approvals.ts';
-import type { Logger } from '../actors/run-host.ts';
-import type { RunHost } from '../actors/runs.ts';
+import type { Logger } from '../actors/run-core.ts';
+import type { RunHost } from '../actors/run-host.ts';
 import type { App, AppEnv } from './app-env.ts';
 import type { Auth } from './auth/auth.ts';
 import { authenticate } from './auth/authn.ts';
 import { createFailureLimiter, type FailureLimiter, type FailureLimitOptions } from './auth/rate-limit.ts';
 import { limitBody } from './body-limit.ts';
-import type { HttpLimits, RouteDeps } from './deps.ts';
+import type { HttpLimits, RouteDeps, ServerStores } from './deps.ts';
 import { errorResponse, toErrorResponse } from './errors.ts';
 import { refuseHostileUrl } from './hostile-url.ts';
 import { createIdempotency } from './idempotency.ts';
@@ -32,6 +32,8 @@ import { createFrameHandler } from './ws/frames.ts';
 /** What the HTTP app is built from; everything but the runtime has a default. */
 export interface AppOptions {
   host: RunHost;
+  /** Narrow store interfaces (idempotency, webhook ids), given by `server/main.ts`. */
+  stores: ServerStores;
   approvals: ApprovalService;
   auth: Auth;
   log?: Logger;
@@ -77,6 +79,7 @@ export function createApp(opts: AppOptions): App {
     opts.metrics ?? createMetrics({ host: opts.host, ...(opts.wsCount ? { wsCount: opts.wsCount } : {}) });
   const deps: RouteDeps = {
     host: opts.host,
+    stores: opts.stores,
     approvals: opts.approvals,
     log,
     frames: createFrameHandler({ host: opts.host, approvals: opts.approvals, log }),
@@ -118,7 +121,7 @@ export function createApp(opts: AppOptions): App {
   );
   app.use(refuseHostileUrl());
 
-  const idempotency = createIdempotency(opts.host);
+  const idempotency = createIdempotency(opts.stores.idempotency);
   runCreateRoutes(app, deps, idempotency);
   runReadRoutes(app, deps);
   runEventRoutes(app, deps);

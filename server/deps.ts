@@ -1,6 +1,6 @@
 import type { ApprovalService } from '../actors/approvals.ts';
-import type { Logger } from '../actors/run-host.ts';
-import type { RunHost } from '../actors/runs.ts';
+import type { Logger } from '../actors/run-core.ts';
+import type { RunHost } from '../actors/run-host.ts';
 import type { Auth } from './auth/auth.ts';
 import type { FailureLimiter } from './auth/rate-limit.ts';
 import type { Metrics } from './metrics.ts';
@@ -23,9 +23,19 @@ export interface HttpLimits {
   maxWaiters: number;
 }
 
+/** The stores `server/` reaches besides the runtime, each only as wide as its use; `server/main.ts`
+ *  gives them (failures arrive as `HitlError`s: no store error type reaches `server/`). */
+export interface ServerStores {
+  /** Stored responses of `Idempotency-Key` requests. */
+  idempotency: Pick<RunHost['idempotency'], 'get' | 'put' | 'finish' | 'release'>;
+  /** Replicate webhook ids: true the first time an id is seen. */
+  webhooks: { remember(id: string): Promise<boolean> };
+}
+
 /** What the route modules get from `createApp`. */
 export interface RouteDeps {
   host: RunHost;
+  stores: ServerStores;
   approvals: ApprovalService;
   log: Logger;
   frames: FrameHandler;

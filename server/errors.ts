@@ -53,14 +53,6 @@ export function invalidRequest(error: z.ZodError, where = ''): HitlError {
 /** `{ code, message, details? }`: an error as it travels, in HTTP bodies and WebSocket frames. */
 export type WireError = z.infer<typeof ErrorResponse>['error'];
 
-/** StoreErrors are not imported here (server/ never imports persistence/): recognised by shape. */
-function storeErrorCode(err: unknown): string | null {
-  if (err instanceof Error && err.name === 'StoreError' && 'code' in err && typeof err.code === 'string') {
-    return err.code;
-  }
-  return null;
-}
-
 /** The wire error of anything the runtime or a schema throws on purpose; `null` for a bug. */
 export function knownError(err: unknown): (WireError & { code: HitlErrorCode }) | null {
   if (err instanceof HitlError) {
@@ -71,13 +63,6 @@ export function knownError(err: unknown): (WireError & { code: HitlErrorCode }) 
     };
   }
   if (err instanceof z.ZodError) return knownError(invalidRequest(err));
-  const storeCode = storeErrorCode(err);
-  if (storeCode === 'invalid_cursor') {
-    return { code: 'invalid_request', message: 'Invalid cursor', details: { fields: ['cursor'] } };
-  }
-  if (storeCode === 'unavailable') {
-    return { code: 'unavailable', message: 'The database is unavailable; nothing was accepted' };
-  }
   return null;
 }
 

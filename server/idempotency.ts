@@ -3,9 +3,9 @@ import type { Context } from 'hono';
 import { canonical } from '../actors/canonical.ts';
 import { HitlError } from '../actors/errors.ts';
 import { createKeyedQueue, type KeyedQueue } from '../actors/keyed-queue.ts';
-import type { RunHost } from '../actors/runs.ts';
 import type { AppEnv } from './app-env.ts';
 import type { Principal } from './auth/auth.ts';
+import type { ServerStores } from './deps.ts';
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
 /** How long a request waits for another one producing the same key before answering 409. */
@@ -22,13 +22,13 @@ export interface Produced {
  * response with `Idempotent-Replayed: true`; another body → 409 idempotency_conflict. Only
  * successes are stored, so a failed request may be retried with the same key.
  */
-export function createIdempotency(host: RunHost) {
+export function createIdempotency(store: ServerStores['idempotency']) {
   // Two requests with one key on this node run one after the other, so the second replays the first.
   const queue = createKeyedQueue();
 
   return {
     run: (c: Context<AppEnv>, principal: Principal, produce: () => Promise<Produced>) =>
-      idempotent(c, host, principal, produce, queue),
+      idempotent(c, store, principal, produce, queue),
   };
 }
 
@@ -36,7 +36,7 @@ export type Idempotency = ReturnType<typeof createIdempotency>;
 
 async function idempotent(
   c: Context<AppEnv>,
-  host: RunHost,
+  store: ServerStores['idempotency'],
   principal: Principal,
   produce: () => Promise<Produced>,
   queue: KeyedQueue,
@@ -78,8 +78,8 @@ async function idempotent(
     // node produce the response; the others replay it, or wait while it is being produced.
     const deadline = Date.now() + CLAIM_WAIT_MS;
     for (;;) {
-      if (await host.idempotency.put(record(0, {}))) break;
-      const seen = await host.idempotency.get(keyId, key);
+      if (await store.put(record(0, {}))) break;
+      const seen = await store.get(keyId, key);
       if (seen && seen.body_hash !== hash) {
         throw new HitlError(
           'idempotency_conflict',
@@ -103,10 +103,10 @@ async function idempotent(
       out = await produce();
     } catch (err) {
       // Only successes are kept: a failed request may be retried with the same key.
-      await host.idempotency.release(keyId, key).catch(() => {});
+      await store.release(keyId, key).catch(() => {});
       throw err;
     }
-    await host.idempotency.finish(record(out.status, out.body));
+    await store.finish(record(out.status, out.body));
     return c.json(out.body, out.status);
   });
 }

@@ -1,5 +1,5 @@
-import type { Logger } from '../actors/run-host.ts';
-import type { RunHost } from '../actors/runs.ts';
+import type { Logger } from '../actors/run-core.ts';
+import type { RunHost } from '../actors/run-host.ts';
 import { runMachine } from '../machines/run-machine.ts';
 
 /** Deep enough for the run machine's definition (nested states, guards) and its context. */

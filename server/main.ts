@@ -8,7 +8,7 @@ import { createApprovalService } from '../actors/approvals.ts';
 import { createEchoProvider } from '../actors/providers/echo.ts';
 import { createProviderRegistry } from '../actors/providers/registry.ts';
 import { createReplicateProvider } from '../actors/providers/replicate.ts';
-import { createRunHost } from '../actors/runs.ts';
+import { createRunHost } from '../actors/run-host.ts';
 import { embeddedHome } from '../persistence/embedded-home.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../persistence/embedded-postgres.ts';
 import { createMemoryBus, createMemoryCache } from '../persistence/memory.ts';
@@ -145,6 +145,8 @@ async function main(cfg: Config): Promise<void> {
   const limiter = createFailureLimiter({ trustProxy: cfg.HITL_TRUST_PROXY });
   const app = createApp({
     host,
+    // server/ reaches the store only through these (and the host): each as narrow as its use.
+    stores: { idempotency: host.idempotency, webhooks: { remember: host.rememberWebhook } },
     approvals,
     auth,
     limiter,

@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { RunHost } from '../actors/run-host.ts';
 import type { HostMessage } from '../actors/run-messages.ts';
-import type { RunHost } from '../actors/runs.ts';
 import { isTerminalStatus, RunStatus } from '../machines/schemas.ts';
 
 const MAX_OPEN_TRACKED = 50_000;

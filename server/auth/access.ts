@@ -1,7 +1,7 @@
 import type { ApprovalService } from '../../actors/approvals.ts';
 import { HitlError } from '../../actors/errors.ts';
-import type { LoadedRun } from '../../actors/run-host.ts';
-import type { RunHost } from '../../actors/runs.ts';
+import type { LoadedRun } from '../../actors/run-core.ts';
+import type { RunHost } from '../../actors/run-host.ts';
 import type { Approval } from '../../machines/schemas.ts';
 import { canDecide, canRead, type Principal } from './auth.ts';
 

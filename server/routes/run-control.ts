@@ -1,7 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
+import type { LoadedRun } from '../../actors/run-core.ts';
 import type { DecisionRequest } from '../../actors/run-decide.ts';
-import type { LoadedRun } from '../../actors/run-host.ts';
-import type { RunHost } from '../../actors/runs.ts';
+import type { RunHost } from '../../actors/run-host.ts';
 import type { App } from '../app-env.ts';
 import { assertMayDecide, existingApproval, existingRun } from '../auth/access.ts';
 import { decisionActor, requireService } from '../auth/authn.ts';

@@ -2,7 +2,7 @@ import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { HitlError } from '../../actors/errors.ts';
-import type { RunHost } from '../../actors/runs.ts';
+import type { RunHost } from '../../actors/run-host.ts';
 import { isTerminalStatus } from '../../machines/schemas.ts';
 import type { App, AppEnv } from '../app-env.ts';
 import { readableRun } from '../auth/access.ts';

@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { LoadedRun } from '../../actors/run-host.ts';
+import type { LoadedRun } from '../../actors/run-core.ts';
 import { effectiveConfig, type HitlConfigInput, isTerminalStatus } from '../../machines/schemas.ts';
 import type { App, AppEnv } from '../app-env.ts';
 import type { Principal } from '../auth/auth.ts';

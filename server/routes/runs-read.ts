@@ -1,7 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import type { RunHost } from '../../actors/runs.ts';
+import type { RunHost } from '../../actors/run-host.ts';
 import { isTerminalStatus } from '../../machines/schemas.ts';
 import type { App, AppEnv } from '../app-env.ts';
 import { readableRun } from '../auth/access.ts';

@@ -58,7 +58,8 @@ export function webhookRoutes(app: App, deps: RouteDeps): void {
         throw notPrediction;
       }
       // Remembered only once it is known to be genuine, so forgeries cannot burn ids.
-      if (!(await host.rememberWebhook(headers.id ?? ''))) return c.json({ received: true, duplicate: true });
+      if (!(await deps.stores.webhooks.remember(headers.id ?? '')))
+        return c.json({ received: true, duplicate: true });
       await host.onPredictionState(runId, state);
       return c.json({ received: true, duplicate: false });
     },

@@ -1,8 +1,8 @@
 import { WebSocket } from 'ws';
 import { HitlError } from '../../actors/errors.ts';
-import type { Logger } from '../../actors/run-host.ts';
+import type { Logger } from '../../actors/run-core.ts';
+import type { RunHost } from '../../actors/run-host.ts';
 import type { ApprovalMessage, RunMessage } from '../../actors/run-messages.ts';
-import type { RunHost } from '../../actors/runs.ts';
 import { isTerminalStatus } from '../../machines/schemas.ts';
 import { readAudience, runAudience } from '../auth/access.ts';
 import { canDecide, canRead, type Principal } from '../auth/auth.ts';

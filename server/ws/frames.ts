@@ -1,9 +1,9 @@
 import type { z } from 'zod';
 import type { ApprovalService } from '../../actors/approvals.ts';
 import { HitlError } from '../../actors/errors.ts';
+import type { Logger } from '../../actors/run-core.ts';
 import type { DecisionRequest } from '../../actors/run-decide.ts';
-import type { Logger } from '../../actors/run-host.ts';
-import type { RunHost } from '../../actors/runs.ts';
+import type { RunHost } from '../../actors/run-host.ts';
 import { canDecide, type Principal } from '../auth/auth.ts';
 import { knownError, type WireError } from '../errors.ts';
 import {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HitlError } from '../../actors/errors.ts';
 import type { DecisionRequest } from '../../actors/run-decide.ts';
-import type { RunHost } from '../../actors/runs.ts';
+import type { RunHost } from '../../actors/run-host.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { approvalOf, closingRows, expectSound } from '../support/durability.ts';
 import { createRun, isStatus, testHost, waitForView } from '../support/host.ts';

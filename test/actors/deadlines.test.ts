@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RunHost } from '../../actors/runs.ts';
+import type { RunHost } from '../../actors/run-host.ts';
 import type { EventRow } from '../../persistence/types.ts';
 import { killAllChildren, spawnHostChild } from '../support/child.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEchoProvider } from '../../actors/providers/echo.ts';
 import { createProviderRegistry } from '../../actors/providers/registry.ts';
 import { createReplicateProvider } from '../../actors/providers/replicate.ts';
-import type { RunHost } from '../../actors/runs.ts';
+import type { RunHost } from '../../actors/run-host.ts';
 import type { EventRow } from '../../persistence/types.ts';
 import { ChildError, type HostChildEnv, killAllChildren, spawnHostChild } from '../support/child.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';

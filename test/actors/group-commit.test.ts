@@ -1,7 +1,7 @@
 import type { ReservedSql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HitlError } from '../../actors/errors.ts';
-import type { RunHost } from '../../actors/runs.ts';
+import type { RunHost } from '../../actors/run-host.ts';
 import { RUN_MACHINE_VERSION } from '../../machines/run-machine.ts';
 import { runAtPayloadReview, testApp } from '../server/support.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';

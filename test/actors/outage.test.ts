@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HitlError } from '../../actors/errors.ts';
-import type { RunHost } from '../../actors/runs.ts';
+import type { RunHost } from '../../actors/run-host.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../persistence/embedded-postgres.ts';
 import { migrate } from '../../persistence/migrate.ts';
 import { connectPostgres } from '../../persistence/postgres.ts';

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { RunHost } from '../../actors/run-host.ts';
 import type { HostMessage } from '../../actors/run-messages.ts';
-import type { RunHost } from '../../actors/runs.ts';
 import { freePort } from '../../persistence/embedded-postgres.ts';
 import { connectRedis, createRedisBus, createRedisCache, redisReady } from '../../persistence/redis.ts';
 import type { Bus, SnapshotCache } from '../../persistence/types.ts';

@@ -66,4 +66,17 @@ describe('the run host on the real Postgres', () => {
     expect((view.error as { code: string }).code).toBe('expired');
     expect((await h.host.verify(runId)).consistent).toBe(true);
   });
+
+  it('lets no StoreError out: a foreign list cursor is invalid_request, an unknown run run_not_found', async () => {
+    const err = await h.host.listRuns({}, 10, 'not-a-cursor-we-issued').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HitlError);
+    expect(err).toMatchObject({ code: 'invalid_request', details: { fields: ['cursor'] } });
+    const events = await h.host.listEvents(crypto.randomUUID(), 0, 10);
+    expect(events).toEqual([]);
+    const missing = await h.host
+      .decide(crypto.randomUUID(), { approval_id: crypto.randomUUID(), action: 'approve' }, 'user:u1')
+      .catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(HitlError);
+    expect(missing).toMatchObject({ code: 'run_not_found' });
+  });
 });

@@ -24,4 +24,12 @@ describe('server/ dependency direction (STYLE)', () => {
     }
     expect(offenders).toEqual([]);
   });
+
+  it('never handles a store error: none leaves actors/ (they arrive as HitlError)', async () => {
+    const offenders: string[] = [];
+    for (const file of await tsFiles('server')) {
+      if (/StoreError/.test(await readFile(file, 'utf8'))) offenders.push(file);
+    }
+    expect(offenders).toEqual([]);
+  });
 });

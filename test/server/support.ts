@@ -8,7 +8,7 @@ import { createApprovalService } from '../../actors/approvals.ts';
 import { createEchoProvider } from '../../actors/providers/echo.ts';
 import { createProviderRegistry } from '../../actors/providers/registry.ts';
 import { createReplicateProvider } from '../../actors/providers/replicate.ts';
-import { createRunHost, type RunHostOptions } from '../../actors/runs.ts';
+import { createRunHost, type RunHostOptions } from '../../actors/run-host.ts';
 import { createMemoryBus, createMemoryCache } from '../../persistence/memory.ts';
 import { createPostgresStore } from '../../persistence/postgres.ts';
 import type { Bus, SnapshotCache } from '../../persistence/types.ts';
@@ -78,6 +78,7 @@ export function testApp(db: TestDatabase, opts: TestAppOptions = {}) {
   const shutdown = new AbortController();
   const app = createApp({
     host,
+    stores: { idempotency: host.idempotency, webhooks: { remember: host.rememberWebhook } },
     approvals,
     auth: createAuth({ apiKeys: [SERVICE_KEY, OTHER_KEY], jwtSecret: JWT_SECRET }),
     metrics,

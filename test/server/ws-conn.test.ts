@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import type { RunHost } from '../../actors/runs.ts';
+import type { RunHost } from '../../actors/run-host.ts';
 import type { Principal } from '../../server/auth/auth.ts';
 import { createConnection } from '../../server/ws/connection.ts';
 import { silent } from './ws-harness.ts';

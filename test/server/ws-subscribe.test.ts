@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { coreOf } from '../../actors/run-host.ts';
 import {
   type Client,
   connect,
@@ -39,7 +40,7 @@ describe('WebSocket subscriptions', () => {
 
   /** Append a harmless event (`run.recovered` changes nothing but the log). */
   function write(runId: string) {
-    return node.host.core.apply(runId, (_run, stamp) => ({
+    return coreOf(node.host).apply(runId, (_run, stamp) => ({
       type: 'run.recovered',
       ...stamp('system'),
       node: 'test',
@@ -154,7 +155,7 @@ describe('WebSocket subscriptions', () => {
       const c = await connect(node.url, SERVICE_KEY);
       const seq = (await c.request('subscribe', { run_id: runId })).data['seq'] as number;
       for (let i = 0; i < 3; i++) {
-        await other.host.core.apply(runId, (_run, stamp) => ({
+        await coreOf(other.host).apply(runId, (_run, stamp) => ({
           type: 'run.recovered',
           ...stamp('system'),
           node: 'b',

@@ -5,7 +5,7 @@ import { expect } from 'vitest';
 import { createEchoProvider } from '../../actors/providers/echo.ts';
 import { createProviderRegistry } from '../../actors/providers/registry.ts';
 import { createReplicateProvider } from '../../actors/providers/replicate.ts';
-import type { RunHost } from '../../actors/runs.ts';
+import type { RunHost } from '../../actors/run-host.ts';
 import { createPostgresStore } from '../../persistence/postgres.ts';
 import type { EventRow } from '../../persistence/types.ts';
 import { ChildError, type HostChild } from './child.ts';

@@ -5,7 +5,7 @@ import { createEchoProvider } from '../../actors/providers/echo.ts';
 import { createProviderRegistry } from '../../actors/providers/registry.ts';
 import { createReplicateProvider } from '../../actors/providers/replicate.ts';
 import type { Provider } from '../../actors/providers/types.ts';
-import { createRunHost, type RunHost, type RunHostOptions } from '../../actors/runs.ts';
+import { createRunHost, type RunHost, type RunHostOptions } from '../../actors/run-host.ts';
 import { effectiveConfig, type HitlConfigInput } from '../../machines/schemas.ts';
 import { createMemoryBus, createMemoryCache } from '../../persistence/memory.ts';
 import { createPostgresStore } from '../../persistence/postgres.ts';
