@@ -1,9 +1,7 @@
-import { openApproval } from '../machines/run-context.ts';
 import type { RunCreated } from '../machines/run-events.ts';
 import { persisted, replay } from '../machines/run-replay.ts';
-import { currentStep } from '../machines/run-state.ts';
 import { upgradedSnapshot } from '../machines/run-upgrade.ts';
-import { progress } from '../machines/run-view.ts';
+import { statusView } from '../machines/run-view.ts';
 import type { HitlConfig } from '../machines/schemas.ts';
 import type { RunStatusView } from '../machines/view-schemas.ts';
 import type { EventRow, IdempotencyRecord, RunFilter } from '../persistence/types.ts';
@@ -144,20 +142,7 @@ export function createRunHost(opts: RunHostOptions) {
   }
 
   function status(run: LoadedRun): RunStatusView {
-    const view = core.viewOf(run);
-    const ctx = run.snapshot.context;
-    const open = openApproval(ctx);
-    return {
-      run_id: ctx.run_id,
-      status: view.status,
-      current_step: view.current_step,
-      created_at: ctx.created_at,
-      updated_at: run.updated_at,
-      expires_at: open?.expires_at ?? null,
-      pending_actions: open?.actions ?? [],
-      approval_id: open?.approval_id ?? null,
-      progress: progress(ctx, currentStep(run.snapshot)),
-    };
+    return statusView(run.snapshot, run.updated_at);
   }
 
   const host = {

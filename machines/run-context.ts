@@ -1,3 +1,4 @@
+import type { RunCreated } from './run-events.ts';
 import type {
   ApprovalRecord,
   Capabilities,
@@ -6,26 +7,11 @@ import type {
   HitlConfig,
   ProcessedResponse,
   RunError,
-  Step,
   ValidationIssue,
 } from './schemas.ts';
+import type { PredictionView, StepEntry } from './view-schemas.ts';
 
-/** One entry of the run view's `step_history`. */
-export interface StepEntry {
-  step: Step;
-  status: string;
-  started_at: string;
-  ended_at: string | null;
-  approval_id?: string;
-  actor?: string;
-}
-
-export interface PredictionInfo {
-  id: string;
-  status: string;
-  created_at: string;
-  completed_at: string | null;
-}
+export type { StepEntry };
 
 /** Everything the run knows; JSON-safe (no undefined, no Dates) so replay compares exactly. */
 export interface RunContext {
@@ -36,7 +22,7 @@ export interface RunContext {
   provider: string;
   tool_key: string;
   original_input: Record<string, unknown>;
-  request: { prompt: string; attachments: string[]; model_config: Record<string, unknown> };
+  request: RunCreated['request'];
   created_at: string;
   paused: boolean;
   capabilities: Capabilities | null;
@@ -54,7 +40,7 @@ export interface RunContext {
   work_failures: number;
   /** When that step is tried again (a durable `step_retry` timer), or null. */
   work_retry_at: string | null;
-  prediction: PredictionInfo | null;
+  prediction: PredictionView | null;
   raw_response: unknown;
   processed_response: ProcessedResponse | null;
   final_result: unknown;

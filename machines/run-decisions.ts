@@ -12,7 +12,7 @@ import type { ApprovalStatus, CheckpointType, DecisionAction, Step } from './sch
 
 /** Pure helpers behind the run machine's guards and assigns. */
 
-type DecisionEvent = Extract<
+export type DecisionEvent = Extract<
   RunEvent,
   { type: 'review.approve' | 'review.edit' | 'review.reject' | 'review.retry' }
 >;

@@ -122,6 +122,24 @@ export function runView(
   };
 }
 
+/** GET /hitl/run/{id}/status: where the run is and what waits for a human, without its data. */
+export function statusView(snapshot: RunSnapshot, updated_at: string): RunStatusView {
+  const ctx = snapshot.context;
+  const open = openApproval(ctx);
+  const step = currentStep(snapshot);
+  return {
+    run_id: ctx.run_id,
+    status: runStatus(snapshot),
+    current_step: step,
+    created_at: ctx.created_at,
+    updated_at,
+    expires_at: open?.expires_at ?? null,
+    pending_actions: open?.actions ?? [],
+    approval_id: open?.approval_id ?? null,
+    progress: progress(ctx, step),
+  };
+}
+
 const COUNTED_STEPS = new Set(['information_review', 'payload_review', 'api_call', 'response_review']);
 const DONE_STATUSES = new Set(['completed', 'approved', 'edited']);
 

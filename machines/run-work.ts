@@ -1,6 +1,7 @@
 import { openApproval } from './run-context.ts';
 import type { ProviderWork } from './run-events.ts';
-import { currentStep, isTerminal, phase, type RunSnapshot } from './run-state.ts';
+import type { RunStateMeta } from './run-machine.ts';
+import { isTerminal, type RunSnapshot } from './run-state.ts';
 
 /** In-process work a state asks the host to do next (SPEC §2.6 runtime pattern). */
 export type Work =
@@ -11,20 +12,30 @@ export type Work =
   /** `prediction.submitting` is logged: send the request (or, on recovery, declare the outcome unknown). */
   | { type: 'submit'; attempt: number };
 
+/** The meta of the states the run is in, merged (a step's own and its sub-state's). */
+function stateMeta(snapshot: RunSnapshot): RunStateMeta {
+  const merged: RunStateMeta = {};
+  for (const meta of Object.values(snapshot.getMeta())) Object.assign(merged, meta);
+  return merged;
+}
+
 /** The work the run's current state asks for, or null (waiting for a human, a timer or a provider). */
 export function workFor(snapshot: RunSnapshot): Work | null {
   if (isTerminal(snapshot) || snapshot.context.paused) return null;
-  const step = currentStep(snapshot);
-  const sub = phase(snapshot);
+  const meta = stateMeta(snapshot);
   // A provider step backing off waits for its `step_retry` timer, not for a node.
-  const backingOff = snapshot.context.work_retry_at !== null;
-  if (step === 'created') return backingOff ? null : { type: 'report_capabilities' };
-  if (step === 'payload_review' && sub === 'building') return backingOff ? null : { type: 'build_payload' };
-  if (step === 'api_call' && sub === 'ready')
-    return { type: 'start_submission', attempt: snapshot.context.attempt + 1 };
-  if (step === 'api_call' && sub === 'submitting')
-    return { type: 'submit', attempt: snapshot.context.attempt };
-  return null;
+  if (meta.provider_work && snapshot.context.work_retry_at !== null) return null;
+  switch (meta.work) {
+    case 'report_capabilities':
+    case 'build_payload':
+      return { type: meta.work };
+    case 'start_submission':
+      return { type: 'start_submission', attempt: snapshot.context.attempt + 1 };
+    case 'submit':
+      return { type: 'submit', attempt: snapshot.context.attempt };
+    default:
+      return null;
+  }
 }
 
 export interface DesiredTimer {
@@ -40,19 +51,17 @@ export function timersFor(snapshot: RunSnapshot): DesiredTimer[] {
   const out: DesiredTimer[] = [];
   const open = openApproval(ctx);
   if (open) out.push({ kind: 'deadline', key: open.approval_id, fire_at: open.expires_at });
-  const sub = phase(snapshot);
+  const meta = stateMeta(snapshot);
   const work = workInProgress(snapshot);
   if (work && ctx.work_retry_at && !ctx.paused) {
     out.push({ kind: 'step_retry', key: `${work}:${ctx.work_failures + 1}`, fire_at: ctx.work_retry_at });
   }
-  if (currentStep(snapshot) === 'api_call') {
-    if (sub === 'backoff' && ctx.retry_at && !ctx.paused) {
-      out.push({ kind: 'retry', key: String(ctx.attempt + 1), fire_at: ctx.retry_at });
-    }
-    // Polling goes on while paused: a result that arrives is logged (SPEC §2.5).
-    if (sub === 'waiting' && ctx.prediction) {
-      out.push({ kind: 'poll', key: ctx.prediction.id, fire_at: ctx.prediction.created_at });
-    }
+  if (meta.waits_for === 'retry' && ctx.retry_at && !ctx.paused) {
+    out.push({ kind: 'retry', key: String(ctx.attempt + 1), fire_at: ctx.retry_at });
+  }
+  // Polling goes on while paused: a result that arrives is logged (SPEC §2.5).
+  if (meta.waits_for === 'prediction' && ctx.prediction) {
+    out.push({ kind: 'poll', key: ctx.prediction.id, fire_at: ctx.prediction.created_at });
   }
   return out;
 }
@@ -60,10 +69,11 @@ export function timersFor(snapshot: RunSnapshot): DesiredTimer[] {
 /** The provider step the run is at (capabilities before information_review, payload while building). */
 export function workInProgress(snapshot: RunSnapshot): ProviderWork | null {
   if (isTerminal(snapshot)) return null;
-  const step = currentStep(snapshot);
-  if (step === 'created') return 'capabilities';
-  if (step === 'payload_review' && phase(snapshot) === 'building') return 'payload';
-  return null;
+  return stateMeta(snapshot).provider_work ?? null;
+}
+
+function waitsForPrediction(snapshot: RunSnapshot): boolean {
+  return stateMeta(snapshot).waits_for === 'prediction';
 }
 
 /** A one-shot work item written with the commit that asks for it. */
@@ -81,8 +91,7 @@ export interface WorkItem {
 export function cancelsFor(prev: RunSnapshot, next: RunSnapshot, at: string): WorkItem[] {
   const p = prev.context.prediction;
   if (!p || p.completed_at !== null) return [];
-  if (currentStep(prev) !== 'api_call' || phase(prev) !== 'waiting') return [];
-  if (currentStep(next) === 'api_call' && phase(next) === 'waiting') return [];
+  if (!waitsForPrediction(prev) || waitsForPrediction(next)) return [];
   const n = next.context.prediction;
   if (!n || n.id !== p.id || n.completed_at !== null) return [];
   return [{ kind: 'cancel', key: p.id, fire_at: at }];

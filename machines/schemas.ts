@@ -1,33 +1,31 @@
 import { z } from 'zod';
 
 /** Wire vocabulary of SPEC §1, one schema per contract. */
-export const RunStatus = z.enum([
-  'queued',
-  'running',
-  'awaiting_human',
-  'paused',
-  'completed',
-  'failed',
-  'cancelled',
-  'expired',
-]);
-export type RunStatus = z.infer<typeof RunStatus>;
-export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'expired'];
-/** True for a status after which the run changes no more. */
-export const isTerminalStatus = (status: unknown): boolean =>
-  (TERMINAL_STATUSES as readonly unknown[]).includes(status);
+const TERMINAL = ['completed', 'failed', 'cancelled', 'expired'] as const;
 
-export const Step = z.enum([
+export const RunStatus = z.enum(['queued', 'running', 'awaiting_human', 'paused', ...TERMINAL]);
+export type RunStatus = z.infer<typeof RunStatus>;
+/** The statuses a run ends in; no event follows them. */
+export type TerminalStatus = (typeof TERMINAL)[number];
+export const TERMINAL_STATUSES: readonly RunStatus[] = TERMINAL;
+
+/** Whether `status` (a run status, or a step) is one a run ends in. */
+export function isTerminalStatus(status: string): status is TerminalStatus {
+  return (TERMINAL as readonly string[]).includes(status);
+}
+
+/** The steps of a run that goes all the way, in order (SPEC §1). */
+export const STEP_ORDER = [
   'created',
   'information_review',
   'payload_review',
   'api_call',
   'response_review',
   'completed',
-  'failed',
-  'cancelled',
-  'expired',
-]);
+] as const;
+
+/** Where a run is: a step of `STEP_ORDER`, or the step it ended in otherwise. */
+export const Step = z.enum([...STEP_ORDER, 'failed', 'cancelled', 'expired']);
 export type Step = z.infer<typeof Step>;
 
 export const Policy = z.enum(['auto', 'require_human', 'auto_with_thresholds']);
@@ -242,20 +240,19 @@ export const ApprovalRecord = z.object({
 });
 export type ApprovalRecord = z.infer<typeof ApprovalRecord>;
 
-/** One approval, one shape everywhere (SPEC §2.4). */
+const { approval_id, checkpoint_type, actions, ...lifecycle } = ApprovalRecord.shape;
+
+/** One approval, one shape everywhere (SPEC §2.4): the record, with its run, people and context. */
 export const Approval = z.object({
-  approval_id: z.string(),
+  approval_id,
   approval_token: z.string(),
   run_id: z.string().nullable(),
-  checkpoint_type: CheckpointType,
+  checkpoint_type,
   context: z.record(z.string(), z.unknown()),
-  actions: z.array(DecisionAction),
+  actions,
   user_id: z.string().nullable(),
   session_id: z.string().nullable(),
   reviewers: z.object({ user_ids: z.array(z.string()), roles: z.array(z.string()) }),
-  created_at: z.string(),
-  expires_at: z.string(),
-  status: ApprovalStatus,
-  decision: Decision.nullable(),
+  ...lifecycle,
 });
 export type Approval = z.infer<typeof Approval>;

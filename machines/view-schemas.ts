@@ -33,6 +33,18 @@ export const CONFIG_EXAMPLE = {
   reviewers: { user_ids: ['alice'], roles: ['reviewer'] },
 } as const;
 
+/** The echo provider's capabilities (SPEC §5): the examples show an echo run. */
+export const ECHO_CAPABILITIES: Capabilities = {
+  provider: 'echo',
+  model: 'echo',
+  version: null,
+  schema: { prompt: '', attachments: [] },
+  required: [],
+  types: { prompt: 'string', attachments: 'array' },
+  operation_type: 'echo',
+  estimated_cost: 0,
+};
+
 export const StepEntry = z.object({
   step: Step,
   status: z.string().describe('completed, awaiting_human, approved, edited, rejected, failed, …'),
@@ -89,15 +101,20 @@ export const ApprovalView = Approval.extend({
 }).meta({ id: 'ApprovalView', examples: [APPROVAL_EXAMPLE] });
 export type ApprovalView = z.infer<typeof ApprovalView>;
 
+/** Where a run is: the head of both the run view and its status. */
+const RunWhere = { run_id: z.string(), status: RunStatus, current_step: Step };
+/** When it started, last moved and next expires, and what a reviewer may do now. */
+const RunWhen = {
+  created_at: z.string(),
+  updated_at: z.string(),
+  expires_at: z.string().nullable(),
+  pending_actions: z.array(z.string()),
+};
+
 export const RunStatusView = z
   .object({
-    run_id: z.string(),
-    status: RunStatus,
-    current_step: Step,
-    created_at: z.string(),
-    updated_at: z.string(),
-    expires_at: z.string().nullable(),
-    pending_actions: z.array(z.string()),
+    ...RunWhere,
+    ...RunWhen,
     approval_id: z.string().nullable(),
     progress: z.object({
       total_steps: z.literal(4),
@@ -134,9 +151,7 @@ export type RunStatusView = z.infer<typeof RunStatusView>;
 /** `GET /hitl/runs/{id}`: everything about a run as of its `seq`. */
 export const RunView = z
   .object({
-    run_id: z.string(),
-    status: RunStatus,
-    current_step: Step,
+    ...RunWhere,
     policy: Policy,
     hitl_config: HitlConfig,
     original_input: z.record(z.string(), z.unknown()).describe('the run input, secrets redacted'),
@@ -153,10 +168,7 @@ export const RunView = z
     approval: ApprovalView.nullable(),
     error: RunError.nullable(),
     step_history: z.array(StepEntry),
-    created_at: z.string(),
-    updated_at: z.string(),
-    expires_at: z.string().nullable(),
-    pending_actions: z.array(z.string()),
+    ...RunWhen,
     total_execution_time_ms: z.number(),
     human_review_time_ms: z.number(),
     provider_execution_time_ms: z.number(),
@@ -177,16 +189,7 @@ export const RunView = z
           session_id: 'chat-1',
           agent_tool_config: { 'echo-agent-tool': {} },
         },
-        capabilities: {
-          provider: 'echo',
-          model: 'echo',
-          version: null,
-          schema: { prompt: '', attachments: [] },
-          required: [],
-          types: { prompt: 'string', attachments: 'array' },
-          operation_type: 'echo',
-          estimated_cost: 0,
-        },
+        capabilities: ECHO_CAPABILITIES,
         suggested_payload: { prompt: 'Write a haiku about review queues' },
         validation_issues: [],
         prediction: null,

@@ -1,8 +1,9 @@
 import type { Fragment, Sql, TransactionSql } from 'postgres';
 import { guard, sqlState } from './postgres-errors.ts';
+import { decodeCursor, keysetPage } from './postgres-paging.ts';
 import { reviewerMayDecide } from './postgres-reviewers.ts';
 import type { ApprovalDbRow } from './postgres-rows.ts';
-import { decodeCursor, isUuid, jsonb, toApprovalRow, toPage } from './postgres-rows.ts';
+import { isUuid, jsonb, toApprovalRow } from './postgres-rows.ts';
 import { syncTimers } from './postgres-timers.ts';
 import type { ApprovalRow, RunStore } from './types.ts';
 import { StoreError } from './types.ts';
@@ -76,23 +77,14 @@ export function createApprovalOps(
           return { items: [], total: 0, next_cursor: null };
         }
         const where = pendingConditions(sql, filter);
-        const keyset =
-          after === null
-            ? sql``
-            : sql`and (a.created_at, a.approval_id) < (${after.created_at}::timestamptz, ${after.id}::uuid)`;
-        const [counted, rows] = await Promise.all([
-          sql<{ total: number }[]>`select count(*)::int as total from approvals a where ${where}`,
-          sql<ApprovalDbRow[]>`
-            select ${APPROVAL_COLUMNS(sql)} from approvals a
-             where ${where} ${keyset}
-             order by a.created_at desc, a.approval_id desc
-             limit ${limit + 1}
-          `,
-        ]);
-        return toPage(rows, limit, counted[0]?.total ?? 0, toApprovalRow, (r) => ({
-          created_at: r.created_at.toISOString(),
-          id: r.approval_id,
-        }));
+        const query = {
+          table: 'approvals',
+          alias: 'a',
+          id: 'approval_id',
+          columns: APPROVAL_COLUMNS(sql),
+          where,
+        } as const;
+        return keysetPage(sql, query, { limit, after }, toApprovalRow);
       }),
 
     createApproval: (row, timer) =>

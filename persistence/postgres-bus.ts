@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import { createSubscribers } from './bus-subscribers.ts';
 import type { Bus, Json } from './types.ts';
 
 /** Options of `createPostgresBus`. */
@@ -9,11 +10,6 @@ export interface PostgresBusOptions {
   keepMs?: number;
   /** How often this node prunes old messages (default 30 s). */
   pruneEveryMs?: number;
-}
-
-interface Subscriber {
-  onMessage: (message: Json) => void;
-  onReconnect: (() => void) | undefined;
 }
 
 /** Own messages kept in memory so this node never reads them back (delivered like the others'). */
@@ -29,7 +25,7 @@ const OWN_KEPT = 1000;
 export function createPostgresBus(sql: Sql, options: PostgresBusOptions = {}): Bus {
   const notifyChannel = options.notifyChannel ?? 'hitl_bus';
   const keepMs = options.keepMs ?? 5 * 60_000;
-  const channels = new Map<string, Set<Subscriber>>();
+  const subscribers = createSubscribers();
   const own = new Map<string, { channel: string; raw: string }>();
   let pending = new Set<string>();
   let reading = false;
@@ -39,15 +35,14 @@ export function createPostgresBus(sql: Sql, options: PostgresBusOptions = {}): B
   let closed = false;
 
   function deliver(channel: string, raw: string): void {
-    const subs = channels.get(channel);
-    if (subs === undefined) return;
+    if (!subscribers.has(channel)) return;
     let message: Json;
     try {
       message = JSON.parse(raw) as Json;
     } catch {
       return;
     }
-    for (const s of [...subs]) safely(() => s.onMessage(message));
+    subscribers.deliver(channel, message);
   }
 
   /** Read the notified ids (batched while a read is running), then deliver in id order. */
@@ -87,8 +82,7 @@ export function createPostgresBus(sql: Sql, options: PostgresBusOptions = {}): B
       () => {
         listenFailed = false;
         // Called on every (re)connect of the listening connection; the first one is the start.
-        if (listens++ === 0) return;
-        for (const subs of channels.values()) for (const s of subs) safely(s.onReconnect);
+        if (listens++ > 0) subscribers.reconnected();
       },
     )
     .catch(() => {
@@ -123,38 +117,16 @@ export function createPostgresBus(sql: Sql, options: PostgresBusOptions = {}): B
       }
     },
 
-    subscribe(channel, onMessage, onReconnect) {
-      const sub: Subscriber = { onMessage, onReconnect };
-      let subs = channels.get(channel);
-      if (subs === undefined) {
-        subs = new Set();
-        channels.set(channel, subs);
-      }
-      subs.add(sub);
-      return () => {
-        const current = channels.get(channel);
-        if (current === undefined || !current.delete(sub) || current.size > 0) return;
-        channels.delete(channel);
-      };
-    },
+    subscribe: (channel, onMessage, onReconnect) => subscribers.add(channel, onMessage, onReconnect),
 
     healthy: () => !closed && listens > 0 && !listenFailed && !publishFailed,
 
     async close() {
       closed = true;
       clearInterval(prune);
-      channels.clear();
+      subscribers.clear();
       const meta = await listening;
       await meta?.unlisten().catch(() => undefined);
     },
   };
-}
-
-/** One subscriber's exception must not stop delivery to the others, nor the process. */
-function safely(fn: (() => void) | undefined): void {
-  try {
-    fn?.();
-  } catch {
-    // The subscriber owns its errors; the bus has nobody to report them to.
-  }
 }

@@ -1,9 +1,10 @@
 import type { Fragment, Sql, TransactionSql } from 'postgres';
 import { upsertApprovals } from './postgres-approvals.ts';
 import { guard, sqlState } from './postgres-errors.ts';
+import { decodeCursor, keysetPage } from './postgres-paging.ts';
 import { reviewerMayDecide } from './postgres-reviewers.ts';
 import type { EventDbRow, RunDbRow } from './postgres-rows.ts';
-import { decodeCursor, isUuid, jsonb, toEventRow, toPage, toRunRecord } from './postgres-rows.ts';
+import { isUuid, jsonb, toEventRow, toRunRecord } from './postgres-rows.ts';
 import { syncTimers } from './postgres-timers.ts';
 import type { CommitInput, EventRow, RunFilter, RunStore } from './types.ts';
 import { StoreError } from './types.ts';
@@ -199,23 +200,8 @@ export function createRunOps(
       guard('listRuns', async () => {
         const where = runConditions(sql, filter);
         const after = cursor === null ? null : decodeCursor(cursor);
-        const keyset =
-          after === null
-            ? sql``
-            : sql`and (r.created_at, r.run_id) < (${after.created_at}::timestamptz, ${after.id}::uuid)`;
-        const [counted, rows] = await Promise.all([
-          sql<{ total: number }[]>`select count(*)::int as total from runs r where ${where}`,
-          sql<RunDbRow[]>`
-            select ${RUN_COLUMNS(sql)} from runs r
-             where ${where} ${keyset}
-             order by r.created_at desc, r.run_id desc
-             limit ${limit + 1}
-          `,
-        ]);
-        return toPage(rows, limit, counted[0]?.total ?? 0, toRunRecord, (r) => ({
-          created_at: r.created_at.toISOString(),
-          id: r.run_id,
-        }));
+        const query = { table: 'runs', alias: 'r', id: 'run_id', columns: RUN_COLUMNS(sql), where } as const;
+        return keysetPage(sql, query, { limit, after }, toRunRecord);
       }),
 
     expiredLeases: (limit) =>

@@ -1,12 +1,8 @@
 import type { Redis } from 'ioredis';
+import { createSubscribers } from './bus-subscribers.ts';
 import { parseJsonMessage } from './cache-entry.ts';
 import { connectRedis } from './redis-connect.ts';
-import type { Bus, Json } from './types.ts';
-
-interface Subscriber {
-  onMessage: (message: Json) => void;
-  onReconnect: (() => void) | undefined;
-}
+import type { Bus } from './types.ts';
 
 /** Options of `createRedisBus`. */
 export interface RedisBusOptions {
@@ -30,20 +26,27 @@ export function createRedisBus(url: string, options: RedisBusOptions): Bus {
     autoResubscribe: false,
     enableAutoPipelining: false,
   });
-  const channels = new Map<string, Set<Subscriber>>();
   const full = (channel: string) => `${options.prefix}${channel}`;
+  // Not ready yet: the 'ready' handler subscribes to every channel known by then.
+  const subscribers = createSubscribers({
+    opened: (channel) => {
+      if (listener.status === 'ready') listener.subscribe(full(channel)).catch(noop);
+    },
+    closed: (channel) => {
+      if (listener.status === 'ready') listener.unsubscribe(full(channel)).catch(noop);
+    },
+  });
   let everReady = false;
   let publishFailed = false;
 
   listener.on('ready', () => {
     const reconnected = everReady;
     everReady = true;
-    const names = [...channels.keys()].map(full);
+    const names = subscribers.channels().map(full);
     const subscribed = names.length > 0 ? listener.subscribe(...names) : Promise.resolve(0);
     subscribed.then(
       () => {
-        if (!reconnected) return;
-        for (const subs of channels.values()) for (const s of subs) safely(s.onReconnect);
+        if (reconnected) subscribers.reconnected();
       },
       // The connection dropped again; the next 'ready' retries.
       noop,
@@ -55,10 +58,10 @@ export function createRedisBus(url: string, options: RedisBusOptions): Bus {
 
   listener.on('message', (channel: string, raw: string) => {
     if (!channel.startsWith(options.prefix)) return;
-    const subs = channels.get(channel.slice(options.prefix.length));
+    const name = channel.slice(options.prefix.length);
+    if (!subscribers.has(name)) return;
     const message = parseJsonMessage(raw);
-    if (subs === undefined || message === undefined) return;
-    for (const s of [...subs]) safely(() => s.onMessage(message));
+    if (message !== undefined) subscribers.deliver(name, message);
   });
 
   return {
@@ -72,38 +75,13 @@ export function createRedisBus(url: string, options: RedisBusOptions): Bus {
       }
     },
 
-    subscribe(channel, onMessage, onReconnect) {
-      const sub: Subscriber = { onMessage, onReconnect };
-      let subs = channels.get(channel);
-      if (subs === undefined) {
-        subs = new Set();
-        channels.set(channel, subs);
-        // Not ready yet: the 'ready' handler subscribes to every channel known by then.
-        if (listener.status === 'ready') listener.subscribe(full(channel)).catch(noop);
-      }
-      subs.add(sub);
-      return () => {
-        const current = channels.get(channel);
-        if (current === undefined || !current.delete(sub) || current.size > 0) return;
-        channels.delete(channel);
-        if (listener.status === 'ready') listener.unsubscribe(full(channel)).catch(noop);
-      };
-    },
+    subscribe: (channel, onMessage, onReconnect) => subscribers.add(channel, onMessage, onReconnect),
 
     healthy: () => publisher.status === 'ready' && listener.status === 'ready' && !publishFailed,
 
     async close() {
-      channels.clear();
+      subscribers.clear();
       await Promise.all([publisher, listener].map((r) => r.quit().then(noop, () => r.disconnect())));
     },
   };
-}
-
-/** One subscriber's exception must not stop delivery to the others. */
-function safely(fn: (() => void) | undefined): void {
-  try {
-    fn?.();
-  } catch {
-    // The subscriber owns its errors; the bus has nobody to report them to.
-  }
 }

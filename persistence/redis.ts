@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis, Result } from 'ioredis';
 import { parseCacheEntry } from './cache-entry.ts';
 import type { SnapshotCache } from './types.ts';
 
@@ -27,14 +27,19 @@ export interface RedisCacheOptions {
   ttlSeconds: number;
 }
 
-/** The CAS script as a command: EVALSHA (the script's text is sent once, not with every write). */
-interface CasRedis {
-  hitlCas(key: string, version: number, payload: string, ttl: number): Promise<number>;
+// The CAS script as a command: EVALSHA (the script's text is sent once, not with every write).
+// Declared the way ioredis documents for `defineCommand`.
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    hitlCas(key: string, version: number, payload: string, ttl: number): Result<number, Context>;
+  }
 }
 
 /** Snapshot cache in Redis; every operation fails soft (a miss, `false`, or nothing). */
 export function createRedisCache(redis: Redis, options: RedisCacheOptions): SnapshotCache {
-  if (!('hitlCas' in redis)) redis.defineCommand('hitlCas', { numberOfKeys: 1, lua: CAS_SCRIPT });
+  // Defined once per client (several caches may share one); the type says it exists, so ask at runtime.
+  if (typeof Reflect.get(redis, 'hitlCas') !== 'function')
+    redis.defineCommand('hitlCas', { numberOfKeys: 1, lua: CAS_SCRIPT });
   const key = (runId: string) => `${options.prefix}snapshot:${runId}`;
   let lastFailed = false;
   const failed = () => {
@@ -61,12 +66,7 @@ export function createRedisCache(redis: Redis, options: RedisCacheOptions): Snap
     async set(runId, version, value) {
       try {
         const payload = JSON.stringify({ version, value });
-        const stored = await (redis as unknown as CasRedis).hitlCas(
-          key(runId),
-          version,
-          payload,
-          options.ttlSeconds,
-        );
+        const stored = await redis.hitlCas(key(runId), version, payload, options.ttlSeconds);
         succeeded();
         return stored === 1;
       } catch {

@@ -3,20 +3,12 @@
  * Values are opaque JSON; the layers above validate what they read.
  */
 
+import type { EventRow as LoggedEvent } from '../machines/view-schemas.ts';
+
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-/** One row of a run's append-only event log (SPEC §2.6). */
-export interface EventRow {
-  run_id: string;
-  seq: number;
-  type: string;
-  /** Step and status of the run after this event. */
-  step: string;
-  status: string;
-  actor: string;
-  message: string;
-  payload: Record<string, unknown>;
-  created_at: string;
+/** One row of a run's append-only event log (SPEC §2.6): the read side's `EventRow`, and whether it is derived. */
+export interface EventRow extends LoggedEvent {
   /** A fact derived from the previous input event (e.g. `approval.opened`); skipped on replay. */
   derived: boolean;
 }

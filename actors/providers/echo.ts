@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Capabilities } from '../../machines/schemas.ts';
+import { ECHO_CAPABILITIES } from '../../machines/view-schemas.ts';
 import { processOutput } from './output.ts';
 import { secretFieldIssues } from './payload-secrets.ts';
 import { PROVIDER_OPERATIONS, type PredictionState, type Provider, ProviderError } from './types.ts';
@@ -18,16 +19,7 @@ export function createEchoProvider(opts: EchoProviderOptions = {}): Provider {
   // Bounded: a long-lived node must not grow without limit; older predictions were processed long ago.
   const finished = new Map<string, PredictionState>();
 
-  const capabilities: Capabilities = {
-    provider: 'echo',
-    model: 'echo',
-    version: null,
-    schema: { prompt: '', attachments: [] },
-    required: [],
-    types: { prompt: 'string', attachments: 'array' },
-    operation_type: 'echo',
-    estimated_cost: 0,
-  };
+  const capabilities: Capabilities = structuredClone(ECHO_CAPABILITIES);
 
   const validate: Provider['validatePayload'] = (_req, caps, payload) => {
     const schema = caps.schema ?? {};

@@ -1,4 +1,8 @@
-import type { Capabilities, ProcessedResponse, ValidationIssue } from '../../machines/schemas.ts';
+import type {
+  BuiltPayload as MachineBuiltPayload,
+  CapabilityReport as MachineCapabilityReport,
+} from '../../machines/run-events.ts';
+import type { Capabilities, ProcessedResponse } from '../../machines/schemas.ts';
 
 /** What a provider needs to know about the run's request (secrets already redacted). */
 export interface ProviderRequest {
@@ -9,10 +13,8 @@ export interface ProviderRequest {
   model_config: Record<string, unknown>;
 }
 
-export interface CapabilityReport {
-  capabilities: Capabilities;
-  /** Mean of the four signals of SPEC §2.2 step 1. */
-  confidence: number;
+/** The machine's `CapabilityReport`, with the four signals of SPEC §2.2 step 1 named. */
+export interface CapabilityReport extends MachineCapabilityReport {
   signals: {
     model_identified: boolean;
     schema_present: boolean;
@@ -21,12 +23,8 @@ export interface CapabilityReport {
   };
 }
 
-export interface BuiltPayload {
-  payload: Record<string, unknown>;
-  issues: ValidationIssue[];
-  /** Fields whose value differs from example_input, prompt and attachment fields not counted. */
-  changed_fields: number;
-  /** Which field holds the prompt, and which hold attachments (used to count changed fields). */
+/** The machine's `BuiltPayload`, plus where the prompt and attachments went (to count changed fields). */
+export interface BuiltPayload extends MachineBuiltPayload {
   prompt_field: string | null;
   attachment_fields: string[];
 }

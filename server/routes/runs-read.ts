@@ -75,7 +75,7 @@ export function runReadRoutes(app: App, deps: RouteDeps): void {
     const wanted =
       query.wait_for === 'terminal'
         ? isTerminalStatus
-        : (s: unknown) => s === 'awaiting_human' || isTerminalStatus(s);
+        : (s: string) => s === 'awaiting_human' || isTerminalStatus(s);
     const maxMs = deps.limits.longPollMaxMs;
     const found = await deps.waiters.wait(c, deps.shutdown, host, {
       relevant: (m) => m.kind === 'run' && m.run_id === id,

@@ -1,6 +1,6 @@
 import { createLru } from '../../actors/lru.ts';
 import type { ApprovalMessage, HostMessage, RunMessage } from '../../actors/run-messages.ts';
-import { type Approval, isTerminalStatus, Step } from '../../machines/schemas.ts';
+import { type Approval, isTerminalStatus, STEP_ORDER } from '../../machines/schemas.ts';
 
 /** A server → client frame: `{ type, data }` (replies add `request_id`). */
 export interface Frame {
@@ -43,8 +43,8 @@ function errorOf(row: EventRow): Record<string, unknown> | null {
   return null;
 }
 
-/** The forward steps in the machines' order (`Step` lists them first, up to `completed`). */
-const PIPELINE: readonly string[] = Step.options.slice(0, Step.options.indexOf('completed') + 1);
+/** The forward steps, in the machines' order. */
+const PIPELINE: readonly string[] = STEP_ORDER;
 
 /**
  * The steps a move from `prev` to `next` completed: `prev`, plus the steps passed without a stop
