@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { sign } from 'hono/jwt';
-import { MAX_TOKEN_TTL_S } from '../server/auth.ts';
+import { MAX_TOKEN_TTL_S } from '../server/auth/auth.ts';
 
 /**
  * `npm run token -- --sub rita --roles reviewer --ttl 8h`: prints a reviewer JWT (HS256, signed

@@ -1,21 +1,21 @@
-import { Hono } from 'hono';
+import { createRoute, OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
 import { matchedRoutes } from 'hono/route';
 import { secureHeaders } from 'hono/secure-headers';
 import type { ApprovalService } from '../actors/approvals.ts';
 import type { Logger } from '../actors/run-core.ts';
 import type { RunHost } from '../actors/run-host.ts';
-import { createApi } from './api.ts';
-import type { Auth } from './auth.ts';
-import { authenticate } from './authn.ts';
+import type { App, AppEnv } from './app-env.ts';
+import type { Auth } from './auth/auth.ts';
+import { authenticate } from './auth/authn.ts';
+import { createFailureLimiter, type FailureLimiter, type FailureLimitOptions } from './auth/rate-limit.ts';
 import { limitBody } from './body-limit.ts';
 import type { HttpLimits, RouteDeps, ServerStores } from './deps.ts';
-import type { AppEnv } from './env.ts';
 import { errorResponse, toErrorResponse } from './errors.ts';
 import { refuseHostileUrl } from './hostile-url.ts';
 import { createIdempotency } from './idempotency.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { openApiDocument } from './openapi.ts';
-import { createFailureLimiter, type FailureLimiter, type FailureLimitOptions } from './rate-limit.ts';
+import { openApiDocument } from './openapi/document.ts';
+import { ANONYMOUS, defaultHook, responses } from './openapi/route.ts';
 import { approvalRoutes } from './routes/approvals.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { docsRoutes } from './routes/docs.ts';
@@ -27,7 +27,7 @@ import { runReadRoutes } from './routes/runs-read.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { OpenApiDocument } from './schemas.ts';
 import { createWaiters, DEFAULT_MAX_WAITERS, type Waiters, waiterGauge } from './waiters.ts';
-import { createFrameHandler } from './ws-frames.ts';
+import { createFrameHandler } from './ws/frames.ts';
 
 /** What the HTTP app is built from; everything but the runtime has a default. */
 export interface AppOptions {
@@ -61,10 +61,9 @@ export interface AppOptions {
 
 const silent: Logger = { info() {}, warn() {}, error() {} };
 
-/** The Hono app of SPEC §3: one route table, one auth middleware, one error boundary. */
-export function createApp(opts: AppOptions): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  const api = createApi(app);
+/** The Hono app of SPEC §3: routes declared with `createRoute`, one auth middleware, one error boundary. */
+export function createApp(opts: AppOptions): App {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook });
   const log = opts.log ?? silent;
   const limits: HttpLimits = {
     longPollMaxMs: 55_000,
@@ -123,33 +122,40 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   app.use(refuseHostileUrl());
 
   const idempotency = createIdempotency(opts.stores.idempotency);
-  runCreateRoutes(api, deps, idempotency);
-  runReadRoutes(api, deps);
-  runEventRoutes(api, deps);
-  runControlRoutes(api, deps, idempotency);
-  approvalRoutes(api, deps, idempotency);
-  webhookRoutes(api, deps);
-  miscRoutes(api, deps);
-  consoleRoutes(api);
-  docsRoutes(api);
+  runCreateRoutes(app, deps, idempotency);
+  runReadRoutes(app, deps);
+  runEventRoutes(app, deps);
+  runControlRoutes(app, deps, idempotency);
+  approvalRoutes(app, deps, idempotency);
+  webhookRoutes(app, deps);
+  miscRoutes(app, deps);
+  consoleRoutes(app);
+  docsRoutes(app);
   let document: Record<string, unknown> | null = null;
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'get',
       path: '/openapi.json',
-      tag: 'operations',
+      tags: ['operations'],
       summary: 'This OpenAPI document (public: it holds no secret)',
-      auth: 'none',
-      responses: { 200: OpenApiDocument },
-    },
+      security: ANONYMOUS,
+      responses: responses({ 200: OpenApiDocument }),
+    }),
     (c) => {
-      document ??= openApiDocument(api.specs, opts.version ?? '0.1.0');
+      document ??= openApiDocument(declaredRoutes(app), opts.version ?? '0.1.0');
       return c.json(document);
     },
   );
-  for (const spec of api.specs) if (spec.auth !== undefined) anonymous.add(spec.path);
+  for (const route of declaredRoutes(app)) {
+    if (route.security?.length === 0) anonymous.add(route.path);
+  }
 
   app.notFound((c) => errorResponse(c, 'not_found', `No route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => toErrorResponse(c, err, log));
   return app;
+}
+
+/** The routes declared on the app, in order (the registry also holds components: skipped). */
+function declaredRoutes(app: App): RouteConfig[] {
+  return app.openAPIRegistry.definitions.flatMap((d) => (d.type === 'route' ? [d.route] : []));
 }

@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import type { AppEnv } from './env.ts';
+import type { AppEnv } from './app-env.ts';
 
 /** Over-limit bytes read and dropped before answering 413 (beyond: answered, then closed). */
 export const DEFAULT_DRAIN_BYTES = 16 * 1024 * 1024;

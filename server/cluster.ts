@@ -1,5 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
-import { localApiKey } from './api-key.ts';
+import { localApiKey } from './auth/api-key.ts';
 import { type Config, DEFAULT_DATA_DIR } from './config.ts';
 
 /**

@@ -1,11 +1,11 @@
 import type { ApprovalService } from '../actors/approvals.ts';
 import type { Logger } from '../actors/run-core.ts';
 import type { RunHost } from '../actors/run-host.ts';
-import type { Auth } from './auth.ts';
+import type { Auth } from './auth/auth.ts';
+import type { FailureLimiter } from './auth/rate-limit.ts';
 import type { Metrics } from './metrics.ts';
-import type { FailureLimiter } from './rate-limit.ts';
 import type { Waiters } from './waiters.ts';
-import type { FrameHandler } from './ws-frames.ts';
+import type { FrameHandler } from './ws/frames.ts';
 
 /** Tunables of the HTTP layer; defaults are SPEC values, tests make them short. */
 export interface HttpLimits {

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { HitlError, type HitlErrorCode } from '../actors/errors.ts';
+import type { ErrorResponse } from './response-schemas.ts';
 
 /** Every runtime error code → its HTTP status (SPEC §3); one table, checked by the compiler. */
 export const STATUS_OF = {
@@ -49,17 +50,30 @@ export function invalidRequest(error: z.ZodError, where = ''): HitlError {
   return new HitlError('invalid_request', `Invalid request: ${fields.join(', ')}`, { fields, issues });
 }
 
+/** `{ code, message, details? }`: an error as it travels, in HTTP bodies and WebSocket frames. */
+export type WireError = z.infer<typeof ErrorResponse>['error'];
+
+/** The wire error of anything the runtime or a schema throws on purpose; `null` for a bug. */
+export function knownError(err: unknown): (WireError & { code: HitlErrorCode }) | null {
+  if (err instanceof HitlError) {
+    return {
+      code: err.code,
+      message: err.message,
+      ...(err.details !== undefined ? { details: err.details } : {}),
+    };
+  }
+  if (err instanceof z.ZodError) return knownError(invalidRequest(err));
+  return null;
+}
+
 /** Map anything thrown by a route to the wire error; unknown errors become 500 and are logged. */
 export function toErrorResponse(
   c: Context,
   err: unknown,
   log: { error(obj: object, msg?: string): void },
 ): Response {
-  if (err instanceof HitlError) return errorResponse(c, err.code, err.message, err.details);
-  if (err instanceof z.ZodError) {
-    const e = invalidRequest(err);
-    return errorResponse(c, e.code, e.message, e.details);
-  }
+  const known = knownError(err);
+  if (known) return errorResponse(c, known.code, known.message, known.details);
   log.error({ err: err instanceof Error ? err.message : String(err), path: c.req.path }, 'unhandled error');
   return c.json(errorBody('internal_error', 'Internal server error'), 500);
 }

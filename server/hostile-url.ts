@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import type { AppEnv } from './env.ts';
+import type { AppEnv } from './app-env.ts';
 import { errorResponse } from './errors.ts';
 import { hasBadChar } from './hostile-json.ts';
 

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
 import { canonical } from '../actors/canonical.ts';
 import { HitlError } from '../actors/errors.ts';
-import type { Principal } from './auth.ts';
+import { createKeyedQueue, type KeyedQueue } from '../actors/keyed-queue.ts';
+import type { AppEnv } from './app-env.ts';
+import type { Principal } from './auth/auth.ts';
 import type { ServerStores } from './deps.ts';
-import type { AppEnv } from './env.ts';
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
 /** How long a request waits for another one producing the same key before answering 409. */
@@ -23,22 +24,11 @@ export interface Produced {
  */
 export function createIdempotency(store: ServerStores['idempotency']) {
   // Two requests with one key on this node run one after the other, so the second replays the first.
-  const inFlight = new Map<string, Promise<unknown>>();
-
-  function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = inFlight.get(key) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => {});
-    inFlight.set(key, tail);
-    void tail.then(() => {
-      if (inFlight.get(key) === tail) inFlight.delete(key);
-    });
-    return run;
-  }
+  const queue = createKeyedQueue();
 
   return {
     run: (c: Context<AppEnv>, principal: Principal, produce: () => Promise<Produced>) =>
-      idempotent(c, store, principal, produce, serialised),
+      idempotent(c, store, principal, produce, queue),
   };
 }
 
@@ -49,7 +39,7 @@ async function idempotent(
   store: ServerStores['idempotency'],
   principal: Principal,
   produce: () => Promise<Produced>,
-  serialised: <T>(key: string, fn: () => Promise<T>) => Promise<T>,
+  queue: KeyedQueue,
 ): Promise<Response> {
   const key = c.req.header('idempotency-key');
   if (key === undefined) {
@@ -75,7 +65,7 @@ async function idempotent(
     .digest('hex');
   // Per service key; a reviewer's keys (decisions) are its own, under `user:<sub>`.
   const keyId = principal.kind === 'service' ? principal.keyId : principal.actor;
-  return serialised(`${keyId}\u0000${key}`, async () => {
+  return queue.run(`${keyId}\u0000${key}`, async () => {
     const record = (status: number, response: Record<string, unknown>) => ({
       key_id: keyId,
       key,

@@ -2,19 +2,6 @@ import type { Logger } from '../actors/run-core.ts';
 import type { RunHost } from '../actors/run-host.ts';
 import { runMachine } from '../machines/run-machine.ts';
 
-/** What the inspector reads of an actor: `logic.config` becomes the statechart it draws. */
-interface ActorLike {
-  sessionId: string;
-  logic: { config: unknown };
-  _parent: undefined;
-}
-
-/** Inspection messages as the inspector library hands them to its transport. */
-type InspectionMessage = { type: string; sessionId: string; rootId?: string | undefined } & Record<
-  string,
-  unknown
->;
-
 /** Deep enough for the run machine's definition (nested states, guards) and its context. */
 const DEPTH = 40;
 const KNOWN_MAX = 10_000;
@@ -23,7 +10,7 @@ const KNOWN_MAX = 10_000;
  * Each run is its own root actor in the inspector (grouped by run id, not under "anonymous").
  * The library sends `rootId` only for child actors, so it is filled in here.
  */
-function asRoot(message: InspectionMessage): InspectionMessage {
+function asRoot<T extends { sessionId: string; rootId: string | undefined }>(message: T): T {
   return { ...message, rootId: message.sessionId };
 }
 
@@ -45,7 +32,7 @@ export async function startInspector(url: string, host: RunHost, log: Logger): P
     url,
     maxDeferredEvents: 200,
     serializationDepthLimit: DEPTH,
-    serialize: (message) => asRoot(message as unknown as InspectionMessage) as never,
+    serialize: asRoot,
   });
   const known = new Set<string>();
   let chain = Promise.resolve();
@@ -64,8 +51,15 @@ export async function startInspector(url: string, host: RunHost, log: Logger): P
         if (!known.has(m.run_id)) {
           known.add(m.run_id);
           if (known.size > KNOWN_MAX) known.delete(known.values().next().value as string);
-          const actor: ActorLike = { sessionId: m.run_id, logic: runMachine, _parent: undefined };
-          inspector.actor(actor as never, snapshot);
+          // An actor-like object: the inspector reads the statechart it draws from `logic.config`.
+          const actor = {
+            sessionId: m.run_id,
+            logic: runMachine,
+            _parent: undefined,
+            send() {},
+            getSnapshot: () => snapshot,
+          };
+          inspector.actor(actor, snapshot);
         }
         let last: { type: string } | undefined;
         for (const row of m.events) {

@@ -17,16 +17,16 @@ import { connectPostgres, createPostgresStore } from '../persistence/postgres.ts
 import { createPostgresBus } from '../persistence/postgres-bus.ts';
 import { connectRedis, createRedisBus, createRedisCache } from '../persistence/redis.ts';
 import type { Bus, SnapshotCache } from '../persistence/types.ts';
-import { isLoopback, localApiKey } from './api-key.ts';
 import { createApp } from './app.ts';
-import { createAuth } from './auth.ts';
+import { isLoopback, localApiKey } from './auth/api-key.ts';
+import { createAuth } from './auth/auth.ts';
+import { createFailureLimiter } from './auth/rate-limit.ts';
 import { runWorkers } from './cluster.ts';
 import { type Config, DEFAULT_DATA_DIR, loadConfig } from './config.ts';
 import { startInspector } from './inspect.ts';
 import { createMetrics } from './metrics.ts';
-import { createFailureLimiter } from './rate-limit.ts';
-import { createRelay } from './relay.ts';
-import { attachWebSocket } from './ws.ts';
+import { attachWebSocket } from './ws/hub.ts';
+import { createRelay } from './ws/relay.ts';
 
 // Known here so a failed start can still stop the server it started.
 let pg: EmbeddedPostgres | null = null;

@@ -1,7 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { RunHost } from '../actors/run-host.ts';
 import type { HostMessage } from '../actors/run-messages.ts';
-import { RunStatus, TERMINAL_STATUSES } from '../machines/schemas.ts';
+import { isTerminalStatus, RunStatus } from '../machines/schemas.ts';
 
 const MAX_OPEN_TRACKED = 50_000;
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -137,8 +137,7 @@ export function createMetrics(deps: { host: RunHost; wsCount?: () => number }) {
     if (first) applyLatency.observe(Math.max(0, Date.now() - Date.parse(first.created_at)) / 1000);
     // A terminal run accepts no further event, so exactly one message carries its terminal status
     // with an input in it; later ones only append derived audit rows (a prediction's cancel).
-    if (TERMINAL_STATUSES.includes(m.status as RunStatus) && m.events.some((r) => !r.derived))
-      finished.inc({ status: m.status });
+    if (isTerminalStatus(m.status) && m.events.some((r) => !r.derived)) finished.inc({ status: m.status });
   }
   const unsubscribe = host.subscribe(onMessage);
 

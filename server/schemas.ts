@@ -185,6 +185,7 @@ export const WaitQuery = z.object({
   wait_for: z.enum(['awaiting_human', 'terminal']).optional(),
   timeout: z.coerce.number().min(0).optional(),
 });
+export type WaitQuery = z.infer<typeof WaitQuery>;
 
 /** `GET /hitl/approvals/{id}?wait=` (seconds, capped at 55). */
 export const ApprovalWaitQuery = z.object({ wait: z.coerce.number().min(0).optional() });

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { Gauge, type Registry } from 'prom-client';
 import { HitlError } from '../actors/errors.ts';
-import type { AppEnv } from './env.ts';
+import type { AppEnv } from './app-env.ts';
 import { type Subscribable, type WaitOptions, waitUntil } from './wait.ts';
 
 /** Long-polls one node holds at most by default (SPEC §7); more get `503` + `Retry-After`. */

@@ -61,16 +61,7 @@ export function json(value, label) {
   return h('pre', { class: 'json', tabindex: '0', 'aria-label': label }, text);
 }
 
-/**
- * A plain object, or null.
- * @param {unknown} value
- * @returns {Record<string, unknown> | null}
- */
-export function asObject(value) {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? /** @type {Record<string, unknown>} */ (value)
-    : null;
-}
+export { asObject } from './values.js';
 
 /**
  * A value as short display text ('' for null / undefined).

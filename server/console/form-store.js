@@ -5,6 +5,11 @@
  * editor is shown. The form's `values` are exactly the `edits.payload` sent, and the diff shown
  * before sending is computed from them (`formEdits`).
  */
+import { asObject } from './values.js';
+
+/** @param {unknown} value */
+const orEmpty = (value) => asObject(value) ?? {};
+
 import { fieldDiff, mergedPayload } from './diff.js';
 import { formFields, readInput, readSchema } from './schema-form.js';
 
@@ -19,23 +24,13 @@ import { formFields, readInput, readSchema } from './schema-form.js';
  */
 
 /**
- * @param {unknown} value
- * @returns {Record<string, unknown>}
- */
-function objectOr(value) {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? /** @type {Record<string, unknown>} */ (value)
-    : {};
-}
-
-/**
  * The payload under review of a payload_review or error_recovery approval, and its schema.
  * @param {Approval | null} a
  */
 export function formSource(a) {
   if (!a || (a.checkpoint_type !== 'payload_review' && a.checkpoint_type !== 'error_recovery')) return null;
   const schema = readSchema(a.context?.input_schema);
-  return schema ? { schema, payload: objectOr(a.context?.payload) } : null;
+  return schema ? { schema, payload: orEmpty(a.context?.payload) } : null;
 }
 
 /**
@@ -61,7 +56,7 @@ export function startForm(a) {
  * @param {FormState} form
  */
 export function formEdits(a, form) {
-  const before = objectOr(a.context?.payload);
+  const before = orEmpty(a.context?.payload);
   const changes = fieldDiff(before, mergedPayload(before, form.values));
   const blocked = Object.keys(form.problems).length > 0;
   return { edits: { payload: form.values }, changes, blocked };

@@ -3,6 +3,10 @@
  * What the inbox shows, read from the console store's context: one-line summaries, the rows that
  * pass the filters in the chosen order, the selection.
  */
+import { asObject } from './values.js';
+
+/** @param {unknown} value */
+const orEmpty = (value) => asObject(value) ?? {};
 
 /** @typedef {import('./context.js').Approval} Approval */
 /** @typedef {import('./store.js').ConsoleContext} ConsoleContext */
@@ -13,24 +17,14 @@
 const PROMPT_FIELDS = ['prompt', 'text', 'input', 'query', 'instruction'];
 
 /**
- * @param {unknown} value
- * @returns {Record<string, unknown>}
- */
-function obj(value) {
-  return value && typeof value === 'object' && !Array.isArray(value)
-    ? /** @type {Record<string, unknown>} */ (value)
-    : {};
-}
-
-/**
  * The one-line summary of an approval: what it is about, on which model, at what cost.
  * @param {Approval} a
  * @returns {{ prompt: string, model: string, cost: number | null }}
  */
 export function summaryOf(a) {
-  const ctx = obj(a.context);
-  const caps = obj(ctx.capabilities);
-  const payload = obj(ctx.payload);
+  const ctx = orEmpty(a.context);
+  const caps = orEmpty(ctx.capabilities);
+  const payload = orEmpty(ctx.payload);
   const fromPayload = PROMPT_FIELDS.map((f) => payload[f]).find((v) => typeof v === 'string');
   const prompt =
     typeof ctx.prompt === 'string'

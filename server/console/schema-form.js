@@ -6,6 +6,7 @@
  * boolean → toggle, URI → URL field with a media preview, else text or JSON). Pure: what a typed
  * input means for the payload is decided here, so the store can be tested without a browser.
  */
+import { asObject } from './values.js';
 
 /**
  * @typedef {object} FormField
@@ -26,24 +27,21 @@
 /** @typedef {{ properties: Record<string, Record<string, unknown>>, required: string[] }} InputSchema */
 
 /**
- * @param {unknown} value
- * @returns {value is Record<string, unknown>}
- */
-function isObject(value) {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
  * The input schema of an approval's context, when it is one.
  * @param {unknown} raw
  * @returns {InputSchema | null}
  */
 export function readSchema(raw) {
-  if (!isObject(raw) || !isObject(raw.properties)) return null;
+  const schema = asObject(raw);
+  const props = asObject(schema?.properties);
+  if (!schema || !props) return null;
   /** @type {Record<string, Record<string, unknown>>} */
   const properties = {};
-  for (const [name, prop] of Object.entries(raw.properties)) if (isObject(prop)) properties[name] = prop;
-  const required = Array.isArray(raw.required) ? raw.required.map(String) : [];
+  for (const [name, value] of Object.entries(props)) {
+    const prop = asObject(value);
+    if (prop) properties[name] = prop;
+  }
+  const required = Array.isArray(schema.required) ? schema.required.map(String) : [];
   return Object.keys(properties).length > 0 ? { properties, required } : null;
 }
 
@@ -53,7 +51,7 @@ export function readSchema(raw) {
  * @param {Record<string, unknown>} prop
  */
 function flat(prop) {
-  const parts = Array.isArray(prop.allOf) ? prop.allOf.filter(isObject) : [];
+  const parts = Array.isArray(prop.allOf) ? prop.allOf.filter((p) => asObject(p) !== null) : [];
   return Object.assign({}, ...parts, prop);
 }
 

@@ -1,16 +1,17 @@
+import { createRoute } from '@hono/zod-openapi';
 import { HitlError } from '../../actors/errors.ts';
-import { type Approval, TERMINAL_STATUSES } from '../../machines/schemas.ts';
-import { assertMayDecide, canSeeApproval, existingApproval, existingRun } from '../access.ts';
-import type { Api } from '../api.ts';
-import { decisionActor, requireService } from '../authn.ts';
+import { type Approval, isTerminalStatus } from '../../machines/schemas.ts';
+import type { App } from '../app-env.ts';
+import { assertMayDecide, canSeeApproval, existingApproval, existingRun } from '../auth/access.ts';
+import { decisionActor, requireService } from '../auth/authn.ts';
 import type { RouteDeps } from '../deps.ts';
 import type { Idempotency } from '../idempotency.ts';
+import { errors, jsonBody, responses } from '../openapi/route.ts';
 import {
   ApprovalResponse,
   ApprovalWaitQuery,
   CancelApprovalResponse,
   DecisionResponse,
-  ErrorResponse,
   Paged,
   PendingQuery,
   ReasonBody,
@@ -19,41 +20,32 @@ import {
 } from '../schemas.ts';
 import { decisionFields, runState } from './run-control.ts';
 
-const ERRORS = {
-  401: ErrorResponse,
-  403: ErrorResponse,
-  404: ErrorResponse,
-  409: ErrorResponse,
-  422: ErrorResponse,
-};
+const ERRORS = errors(401, 403, 404, 409, 422);
+const standaloneBody = jsonBody(StandaloneBody);
+const respondBody = jsonBody(RespondBody);
+const reasonBody = jsonBody(ReasonBody, true);
 
 const isCheckpoint = (a: Approval) => a.run_id !== null && a.checkpoint_type !== 'browser_action_approval';
 
 /** Approvals by id: pending list, standalone creation, long-poll, respond, cancel (SPEC §3, §6). */
-export function approvalRoutes(api: Api, deps: RouteDeps, idempotency: Idempotency): void {
+export function approvalRoutes(app: App, deps: RouteDeps, idempotency: Idempotency): void {
   const { host, approvals } = deps;
 
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'get',
       path: '/hitl/approvals/pending',
-      tag: 'approvals',
+      tags: ['approvals'],
       summary: 'Pending approvals the caller may decide (never expired ones)',
-      query: PendingQuery,
-      responses: { 200: Paged('approvals'), 401: ErrorResponse, 422: ErrorResponse },
-    },
-    async (c, { query: q }) => {
+      request: { query: PendingQuery },
+      responses: responses({ 200: Paged('approvals'), ...errors(401, 422) }),
+    }),
+    async (c) => {
       const p = c.get('principal');
-      const page = await host.listPendingApprovals(
-        {
-          user_id: q.user_id,
-          session_id: q.session_id,
-          run_id: q.run_id,
-          ...(p.kind === 'reviewer' ? { reviewer: { sub: p.sub, roles: p.roles } } : {}),
-        },
-        q.limit,
-        q.cursor ?? null,
-      );
+      const q = c.req.valid('query');
+      const reviewer = p.kind === 'reviewer' ? { reviewer: { sub: p.sub, roles: p.roles } } : {};
+      const filter = { user_id: q.user_id, session_id: q.session_id, run_id: q.run_id, ...reviewer };
+      const page = await host.listPendingApprovals(filter, q.limit, q.cursor ?? null);
       return c.json({
         approvals: page.items.map((r) => r.approval),
         total: page.total,
@@ -62,17 +54,19 @@ export function approvalRoutes(api: Api, deps: RouteDeps, idempotency: Idempoten
     },
   );
 
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'post',
       path: '/hitl/approvals',
-      tag: 'approvals',
+      tags: ['approvals'],
       summary: 'Create a standalone approval (e.g. a browser action); Idempotency-Key supported',
-      body: StandaloneBody,
-      responses: { 201: ApprovalResponse, ...ERRORS },
-    },
-    async (c, { body }) => {
+      middleware: [standaloneBody.middleware] as const,
+      request: { body: standaloneBody.doc },
+      responses: responses({ 201: ApprovalResponse, ...ERRORS }),
+    }),
+    async (c) => {
       const p = c.get('principal');
+      const body = standaloneBody.of(c);
       if (body.run_id) await existingRun(host, body.run_id);
       requireService(p, 'create approvals');
       return idempotency.run(c, p, async () => {
@@ -95,17 +89,18 @@ export function approvalRoutes(api: Api, deps: RouteDeps, idempotency: Idempoten
     },
   );
 
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'get',
       path: '/hitl/approvals/{id}',
-      tag: 'approvals',
+      tags: ['approvals'],
       summary: 'An approval; ?wait= seconds (≤ 55) long-polls until it is decided, expired or cancelled',
-      query: ApprovalWaitQuery,
-      responses: { 200: ApprovalResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse },
-    },
-    async (c, { query }) => {
-      const id = c.req.param('id') ?? '';
+      request: { query: ApprovalWaitQuery },
+      responses: responses({ 200: ApprovalResponse, ...errors(401, 403, 404) }),
+    }),
+    async (c) => {
+      const id = c.req.param('id');
+      const query = c.req.valid('query');
       const approval = await existingApproval(approvals, id);
       if (!canSeeApproval(c.get('principal'), approval))
         throw new HitlError('forbidden', 'You may not see this approval');
@@ -123,19 +118,21 @@ export function approvalRoutes(api: Api, deps: RouteDeps, idempotency: Idempoten
     },
   );
 
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'post',
       path: '/hitl/approvals/{id}/respond',
-      tag: 'decisions',
+      tags: ['decisions'],
       summary: 'Decide any approval (run checkpoint or standalone; Idempotency-Key supported)',
-      body: RespondBody,
-      responses: { 200: DecisionResponse, ...ERRORS },
-    },
-    async (c, { body }) => {
+      middleware: [respondBody.middleware] as const,
+      request: { body: respondBody.doc },
+      responses: responses({ 200: DecisionResponse, ...ERRORS }),
+    }),
+    async (c) => {
       const received = deps.now();
       const p = c.get('principal');
-      const id = c.req.param('id') ?? '';
+      const id = c.req.param('id');
+      const body = respondBody.of(c);
       const approval = await existingApproval(approvals, id);
       assertMayDecide(p, approval);
       const who = decisionActor(p, body.approved_by);
@@ -148,46 +145,46 @@ export function approvalRoutes(api: Api, deps: RouteDeps, idempotency: Idempoten
           who.actor,
         );
         deps.metrics.observeDecision((deps.now() - received) / 1000);
-        const body =
+        const decided = { approval_id: id, action: fields.action };
+        const answer =
           out.kind === 'run'
-            ? { ...runState(host, out.run), approval_id: id, action: fields.action }
+            ? { ...runState(host, out.run), ...decided }
             : {
                 success: true,
                 run_id: out.approval.run_id,
-                approval_id: id,
-                action: fields.action,
+                ...decided,
                 status: out.approval.status,
                 current_step: null,
                 approval: out.approval,
               };
-        return { status: 200, body };
+        return { status: 200, body: answer };
       });
     },
   );
 
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'delete',
       path: '/hitl/approvals/{id}',
-      tag: 'approvals',
+      tags: ['approvals'],
       summary: "Cancel a pending approval (a run checkpoint's: the run is cancelled)",
-      body: ReasonBody,
-      bodyOptional: true,
-      responses: { 200: CancelApprovalResponse, ...ERRORS },
-    },
-    async (c, { body }) => {
+      middleware: [reasonBody.middleware] as const,
+      request: { body: reasonBody.doc },
+      responses: responses({ 200: CancelApprovalResponse, ...ERRORS }),
+    }),
+    async (c) => {
       const p = c.get('principal');
-      const id = c.req.param('id') ?? '';
+      const id = c.req.param('id');
       const approval = await existingApproval(approvals, id);
       requireService(p, 'cancel approvals');
       if (isCheckpoint(approval) && approval.run_id) {
         // SPEC §3 precedence: a finished run answers run_terminal before approval_not_pending.
         const run = host.view(await host.mustRead(approval.run_id));
-        if ((TERMINAL_STATUSES as readonly unknown[]).includes(run.status)) {
+        if (isTerminalStatus(run.status)) {
           throw new HitlError('run_terminal', `The run is ${String(run.status)}`);
         }
       }
-      const cancelled = await approvals.cancel(id, p.actor, body.reason ?? undefined);
+      const cancelled = await approvals.cancel(id, p.actor, reasonBody.of(c).reason ?? undefined);
       return c.json({
         success: true,
         approval_id: id,

@@ -2,12 +2,12 @@ import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { runMachine } from '../../machines/run-machine.ts';
-import type { Api } from '../api.ts';
-import type { AppEnv } from '../env.ts';
+import type { App, AppEnv } from '../app-env.ts';
 import { errorResponse } from '../errors.ts';
-import { ErrorResponse } from '../schemas.ts';
+import { ANONYMOUS, errors, responses } from '../openapi/route.ts';
 
 /** The reviewer console's files: the page and its assets, served as they are on disk (no build step). */
 const DIR = new URL('../console/', import.meta.url);
@@ -73,31 +73,31 @@ async function serveFile(c: Context<AppEnv>, entry: Asset): Promise<Response> {
 }
 
 /** `GET /console` and its assets: anonymous (SPEC §7); the page asks for a token and keeps it in the tab. */
-export function consoleRoutes(api: Api): void {
-  api.add(
-    {
+export function consoleRoutes(app: App): void {
+  app.openapi(
+    createRoute({
       method: 'get',
       path: '/console',
-      tag: 'console',
+      tags: ['console'],
       summary: 'The reviewer web console (an HTML page; sign in there with a token)',
-      auth: 'none',
-      responses: { 200: null },
-    },
+      security: ANONYMOUS,
+      responses: responses({ 200: null }),
+    }),
     (c) => serveFile(c, PAGE),
   );
 
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'get',
       path: '/console/{file}',
-      tag: 'console',
+      tags: ['console'],
       summary:
         'A static asset of the web console (its CSS, ES modules, @xstate/store, the run machine outline)',
-      auth: 'none',
-      responses: { 200: null, 404: ErrorResponse },
-    },
+      security: ANONYMOUS,
+      responses: responses({ 200: null, ...errors(404) }),
+    }),
     (c) => {
-      const name = c.req.param('file') ?? '';
+      const name = c.req.param('file');
       if (name === 'run-machine.json') {
         return serveFile(c, { file: name, type: 'application/json; charset=utf-8' });
       }

@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { Api } from '../api.ts';
-import type { AppEnv } from '../env.ts';
+import type { App, AppEnv } from '../app-env.ts';
 import { errorResponse } from '../errors.ts';
-import { ErrorResponse } from '../schemas.ts';
+import { ANONYMOUS, errors, responses } from '../openapi/route.ts';
 
 /** Swagger UI, served from its npm package (no CDN): the page works offline. */
 const SWAGGER_DIR = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
@@ -54,29 +54,29 @@ async function serve(c: Context<AppEnv>, path: string | URL, type: string): Prom
 }
 
 /** `GET /docs` (the API reference) and its assets: anonymous, like `/openapi.json`. */
-export function docsRoutes(api: Api): void {
-  api.add(
-    {
+export function docsRoutes(app: App): void {
+  app.openapi(
+    createRoute({
       method: 'get',
       path: '/docs',
-      tag: 'operations',
+      tags: ['operations'],
       summary: 'The API reference: Swagger UI over /openapi.json (an HTML page, works offline)',
-      auth: 'none',
-      responses: { 200: null },
-    },
+      security: ANONYMOUS,
+      responses: responses({ 200: null }),
+    }),
     (c) => serve(c, new URL('index.html', OWN_DIR), 'text/html; charset=utf-8'),
   );
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'get',
       path: '/docs/{file}',
-      tag: 'operations',
+      tags: ['operations'],
       summary: 'A static asset of the API reference page',
-      auth: 'none',
-      responses: { 200: null, 404: ErrorResponse },
-    },
+      security: ANONYMOUS,
+      responses: responses({ 200: null, ...errors(404) }),
+    }),
     (c) => {
-      const name = c.req.param('file') ?? '';
+      const name = c.req.param('file');
       const entry = Object.hasOwn(FILES, name) ? FILES[name] : undefined;
       if (!entry) return errorResponse(c, 'not_found', `No docs file ${name}`);
       return serve(c, entry.path, entry.type);

@@ -1,63 +1,66 @@
+import { createRoute } from '@hono/zod-openapi';
 import { HitlError } from '../../actors/errors.ts';
-import { type Api, readJson } from '../api.ts';
+import type { App } from '../app-env.ts';
 import type { RouteDeps } from '../deps.ts';
 import { errorBody } from '../errors.ts';
-import { ErrorResponse, FrameBody, FrameReply, HealthResponse, ProvidersResponse } from '../schemas.ts';
+import { ANONYMOUS, documentedBody, errors, readJson, responses } from '../openapi/route.ts';
+import { FrameBody, FrameReply, HealthResponse, ProvidersResponse } from '../schemas.ts';
 
 /** Providers, WebSocket frames over HTTP, health, readiness and metrics. */
-export function miscRoutes(api: Api, deps: RouteDeps): void {
+export function miscRoutes(app: App, deps: RouteDeps): void {
   const { host } = deps;
 
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'get',
       path: '/hitl/providers',
-      tag: 'providers',
+      tags: ['providers'],
       summary: 'Providers, their tool keys and whether they are configured',
-      responses: { 200: ProvidersResponse, 401: ErrorResponse },
-    },
+      responses: responses({ 200: ProvidersResponse, ...errors(401) }),
+    }),
     (c) => {
       const providers = host.providers();
       return c.json({ providers, total: providers.length });
     },
   );
 
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'post',
       path: '/hitl/websocket/message',
-      tag: 'websocket',
+      tags: ['websocket'],
       summary: 'A WebSocket client frame over HTTP (for relays) → its reply frame',
-      docBody: FrameBody,
-      responses: { 200: FrameReply, 400: ErrorResponse, 401: ErrorResponse },
-    },
+      // Read here, checked by the frame handler (its errors are reply frames, not HTTP errors).
+      request: { body: documentedBody(FrameBody) },
+      responses: responses({ 200: FrameReply, ...errors(400, 401) }),
+    }),
     async (c) => {
       const frame = await readJson(c);
       return c.json(await deps.frames.handle(frame, c.get('principal')));
     },
   );
 
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'get',
       path: '/healthz',
-      tag: 'operations',
+      tags: ['operations'],
       summary: 'Liveness',
-      auth: 'none',
-      responses: { 200: HealthResponse },
-    },
+      security: ANONYMOUS,
+      responses: responses({ 200: HealthResponse }),
+    }),
     (c) => c.json({ status: 'ok' }),
   );
 
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'get',
       path: '/readyz',
-      tag: 'operations',
+      tags: ['operations'],
       summary: 'Readiness: Postgres reachable (503 otherwise); cache and fan-out health reported',
-      auth: 'none',
-      responses: { 200: HealthResponse, 503: ErrorResponse },
-    },
+      security: ANONYMOUS,
+      responses: responses({ 200: HealthResponse, ...errors(503) }),
+    }),
     async (c) => {
       const checks = await host.health();
       if (deps.shutdown.aborted)
@@ -69,14 +72,14 @@ export function miscRoutes(api: Api, deps: RouteDeps): void {
     },
   );
 
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'get',
       path: '/metrics',
-      tag: 'operations',
+      tags: ['operations'],
       summary: 'Prometheus metrics (text exposition format)',
-      responses: { 200: null, 401: ErrorResponse },
-    },
+      responses: responses({ 200: null, ...errors(401) }),
+    }),
     async (c) => {
       const text = await deps.metrics.registry.metrics().catch((err: unknown) => {
         throw new HitlError('unavailable', err instanceof Error ? err.message : 'metrics unavailable');

@@ -1,30 +1,21 @@
+import { createRoute } from '@hono/zod-openapi';
 import type { LoadedRun } from '../../actors/run-core.ts';
 import type { DecisionRequest } from '../../actors/run-decide.ts';
 import type { RunHost } from '../../actors/run-host.ts';
-import type { DecisionAction } from '../../machines/schemas.ts';
-import { assertMayDecide, existingRun, runCheckpoint } from '../access.ts';
-import type { Api } from '../api.ts';
-import { decisionActor, requireService } from '../authn.ts';
+import type { App } from '../app-env.ts';
+import { assertMayDecide, existingRun, runCheckpoint } from '../auth/access.ts';
+import { decisionActor, requireService } from '../auth/authn.ts';
 import type { RouteDeps } from '../deps.ts';
 import type { Idempotency } from '../idempotency.ts';
-import { ApproveBody, ControlResponse, DecisionResponse, ErrorResponse, ReasonBody } from '../schemas.ts';
+import { errors, jsonBody, responses } from '../openapi/route.ts';
+import { ApproveBody, ControlResponse, DecisionResponse, ReasonBody, type RespondBody } from '../schemas.ts';
 
-const CONTROL_ERRORS = {
-  401: ErrorResponse,
-  403: ErrorResponse,
-  404: ErrorResponse,
-  409: ErrorResponse,
-  422: ErrorResponse,
-};
+const CONTROL_ERRORS = errors(401, 403, 404, 409, 422);
 
 /** The fields of a decision body that become the runtime's DecisionRequest. */
-export function decisionFields(b: {
-  action?: DecisionAction | undefined;
-  approved?: boolean | undefined;
-  edits?: Record<string, unknown> | null | undefined;
-  reason?: string | null | undefined;
-  timestamp?: string | null | undefined;
-}): Omit<DecisionRequest, 'approval_id' | 'on_behalf_of'> {
+export function decisionFields(
+  b: Pick<RespondBody, 'action' | 'approved' | 'edits' | 'reason' | 'timestamp'>,
+): Omit<DecisionRequest, 'approval_id' | 'on_behalf_of'> {
   return {
     // The schema guarantees one of them; `approved` stands for approve / reject (SPEC §3).
     action: b.action ?? (b.approved ? 'approve' : 'reject'),
@@ -45,23 +36,34 @@ export function runState(host: RunHost, run: LoadedRun) {
   };
 }
 
+const approveBody = jsonBody(ApproveBody);
+const reasonBody = jsonBody(ReasonBody, true);
+
+const CONTROLS = [
+  { op: 'pause', method: 'post', path: '/hitl/run/{id}/pause', summary: 'Pause a queued or running run' },
+  { op: 'resume', method: 'post', path: '/hitl/run/{id}/resume', summary: 'Resume a paused run' },
+  { op: 'cancel', method: 'delete', path: '/hitl/run/{id}', summary: 'Cancel a run (and its open approval)' },
+] as const;
+
 /** Decisions on a run's checkpoint, and pause / resume / cancel (SPEC §2.5). */
-export function runControlRoutes(api: Api, deps: RouteDeps, idempotency: Idempotency): void {
+export function runControlRoutes(app: App, deps: RouteDeps, idempotency: Idempotency): void {
   const { host } = deps;
 
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'post',
       path: '/hitl/run/{id}/approve',
-      tag: 'decisions',
+      tags: ['decisions'],
       summary: "Decide the run's open approval: approve, edit, reject or retry (Idempotency-Key supported)",
-      body: ApproveBody,
-      responses: { 200: DecisionResponse, ...CONTROL_ERRORS },
-    },
-    async (c, { body }) => {
+      middleware: [approveBody.middleware] as const,
+      request: { body: approveBody.doc },
+      responses: responses({ 200: DecisionResponse, ...CONTROL_ERRORS }),
+    }),
+    async (c) => {
       const received = deps.now();
+      const body = approveBody.of(c);
       const p = c.get('principal');
-      const runId = c.req.param('id') ?? '';
+      const runId = c.req.param('id');
       const approvalId = body.approval_id ?? body.approval_token ?? '';
       const approval = await runCheckpoint(host, runId, approvalId);
       assertMayDecide(p, approval);
@@ -89,33 +91,23 @@ export function runControlRoutes(api: Api, deps: RouteDeps, idempotency: Idempot
     },
   );
 
-  const controls = [
-    { op: 'pause', method: 'post', path: '/hitl/run/{id}/pause', summary: 'Pause a queued or running run' },
-    { op: 'resume', method: 'post', path: '/hitl/run/{id}/resume', summary: 'Resume a paused run' },
-    {
-      op: 'cancel',
-      method: 'delete',
-      path: '/hitl/run/{id}',
-      summary: 'Cancel a run (and its open approval)',
-    },
-  ] as const;
-  for (const ctl of controls) {
-    api.add(
-      {
+  for (const ctl of CONTROLS) {
+    app.openapi(
+      createRoute({
         method: ctl.method,
         path: ctl.path,
-        tag: 'runs',
+        tags: ['runs'],
         summary: ctl.summary,
-        body: ReasonBody,
-        bodyOptional: true,
-        responses: { 200: ControlResponse, ...CONTROL_ERRORS },
-      },
-      async (c, { body }) => {
+        middleware: [reasonBody.middleware] as const,
+        request: { body: reasonBody.doc },
+        responses: responses({ 200: ControlResponse, ...CONTROL_ERRORS }),
+      }),
+      async (c) => {
         const p = c.get('principal');
-        const runId = c.req.param('id') ?? '';
+        const runId = c.req.param('id');
         await existingRun(host, runId);
         requireService(p, `${ctl.op} runs`);
-        const run = await host.control(runId, ctl.op, p.actor, body.reason ?? undefined);
+        const run = await host.control(runId, ctl.op, p.actor, reasonBody.of(c).reason ?? undefined);
         return c.json(runState(host, run));
       },
     );

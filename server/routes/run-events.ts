@@ -1,13 +1,14 @@
+import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { HitlError } from '../../actors/errors.ts';
 import type { RunHost } from '../../actors/run-host.ts';
-import { TERMINAL_STATUSES } from '../../machines/schemas.ts';
-import { readableRun } from '../access.ts';
-import type { Api } from '../api.ts';
+import { isTerminalStatus } from '../../machines/schemas.ts';
+import type { App, AppEnv } from '../app-env.ts';
+import { readableRun } from '../auth/access.ts';
 import type { RouteDeps } from '../deps.ts';
-import type { AppEnv } from '../env.ts';
-import { ErrorResponse, EventsQuery, EventsResponse } from '../schemas.ts';
+import { errors, responses } from '../openapi/route.ts';
+import { EventsQuery, EventsResponse } from '../schemas.ts';
 
 type Row = Awaited<ReturnType<RunHost['listEvents']>>[number];
 
@@ -29,25 +30,19 @@ export function publicRow(r: Row) {
 }
 
 /** `GET /hitl/runs/{id}/events`: a page of JSON, or an SSE stream (catch-up, then live). */
-export function runEventRoutes(api: Api, deps: RouteDeps): void {
-  api.add(
-    {
+export function runEventRoutes(app: App, deps: RouteDeps): void {
+  app.openapi(
+    createRoute({
       method: 'get',
       path: '/hitl/runs/{id}/events',
-      tag: 'runs',
+      tags: ['runs'],
       summary: "The run's event log; with Accept: text/event-stream an SSE stream after Last-Event-ID",
-      query: EventsQuery,
-      sse: true,
-      responses: {
-        200: EventsResponse,
-        401: ErrorResponse,
-        403: ErrorResponse,
-        404: ErrorResponse,
-        422: ErrorResponse,
-      },
-    },
-    async (c, { query }) => {
-      const run = await readableRun(deps.host, c.req.param('id') ?? '', c.get('principal'));
+      request: { query: EventsQuery },
+      responses: responses({ 200: EventsResponse, ...errors(401, 403, 404, 422) }, { sse: true }),
+    }),
+    async (c) => {
+      const query = c.req.valid('query');
+      const run = await readableRun(deps.host, c.req.param('id'), c.get('principal'));
       const runId = run.snapshot.context.run_id;
       if ((c.req.header('accept') ?? '').includes('text/event-stream')) {
         return stream(
@@ -78,8 +73,6 @@ function startAfter(lastEventId: string | undefined, after: number | undefined):
   return Number(lastEventId.trim());
 }
 
-const isTerminal = (status: string) => (TERMINAL_STATUSES as readonly string[]).includes(status);
-
 /**
  * The SSE stream. One serial queue writes every row once, in seq order: a live message whose rows
  * continue exactly where the stream is goes out as is; anything else (a gap, a lost cross-node
@@ -105,7 +98,7 @@ function stream(c: Context<AppEnv>, deps: RouteDeps, runId: string, after: numbe
     const write = async (r: Row) => {
       await sse.writeSSE({ id: String(r.seq), event: r.type, data: JSON.stringify(publicRow(r)) });
       last = r.seq;
-      if (isTerminal(r.status)) terminalSeen = true;
+      if (isTerminalStatus(r.status)) terminalSeen = true;
     };
     const fromStore = async () => {
       for (;;) {
@@ -160,7 +153,7 @@ function stream(c: Context<AppEnv>, deps: RouteDeps, runId: string, after: numbe
       await fromStore();
       // Reconnected after the end: nothing more will come, so the stream ends too.
       const cur = await host.read(runId);
-      if (cur && isTerminal(String(host.view(cur).status))) terminalSeen = true;
+      if (cur && isTerminalStatus(host.view(cur).status)) terminalSeen = true;
     });
     try {
       await ended;

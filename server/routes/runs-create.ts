@@ -1,15 +1,15 @@
+import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { LoadedRun } from '../../actors/run-core.ts';
-import { effectiveConfig, type HitlConfigInput, TERMINAL_STATUSES } from '../../machines/schemas.ts';
-import type { Api } from '../api.ts';
-import type { Principal } from '../auth.ts';
-import { requireService } from '../authn.ts';
+import { effectiveConfig, type HitlConfigInput, isTerminalStatus } from '../../machines/schemas.ts';
+import type { App, AppEnv } from '../app-env.ts';
+import type { Principal } from '../auth/auth.ts';
+import { requireService } from '../auth/authn.ts';
 import { baseUrls, type RouteDeps } from '../deps.ts';
-import type { AppEnv } from '../env.ts';
 import type { Idempotency } from '../idempotency.ts';
+import { errors, jsonBody, responses } from '../openapi/route.ts';
 import {
   CreateRunBody,
-  ErrorResponse,
   OwnerQuery,
   RunCreatedResponse,
   TeamsRunBody,
@@ -19,13 +19,7 @@ import {
 } from '../schemas.ts';
 import { waitUntil } from '../wait.ts';
 
-const CREATE_ERRORS = {
-  400: ErrorResponse,
-  401: ErrorResponse,
-  403: ErrorResponse,
-  409: ErrorResponse,
-  422: ErrorResponse,
-};
+const CREATE_ERRORS = errors(400, 401, 403, 409, 422);
 
 interface StartRequest {
   runInput: Record<string, unknown>;
@@ -37,11 +31,16 @@ interface StartRequest {
   sessionIds: Array<string | null | undefined>;
 }
 
+const createBody = jsonBody(CreateRunBody);
+const teamsHitlBody = jsonBody(TeamsRunHitlBody);
+const teamsBody = jsonBody(TeamsRunBody);
+type CreateBody = Pick<CreateRunBody, 'run_input' | 'hitl_config'>;
+
 const first = (values: Array<unknown>): string | null =>
   (values.find((v) => typeof v === 'string' && v !== '') as string | undefined) ?? null;
 
 /** Run creation routes: `/hitl/run`, `/teams/run`, `/teams/run-hitl`. */
-export function runCreateRoutes(api: Api, deps: RouteDeps, idempotency: Idempotency): void {
+export function runCreateRoutes(app: App, deps: RouteDeps, idempotency: Idempotency): void {
   const { host } = deps;
 
   function start(p: Principal, req: StartRequest): Promise<LoadedRun> {
@@ -73,74 +72,84 @@ export function runCreateRoutes(api: Api, deps: RouteDeps, idempotency: Idempote
     };
   }
 
-  api.add(
-    {
+  /** `/hitl/run` and `/teams/run-hitl`: the same creation, their own defaults and owner fields. */
+  function creation(
+    c: Context<AppEnv>,
+    req: Omit<StartRequest, 'runInput' | 'config'>,
+    body: CreateBody,
+    answer: (out: Record<string, unknown>) => Record<string, unknown> = (out) => out,
+  ) {
+    const p = c.get('principal');
+    requireService(p, 'create runs');
+    return idempotency.run(c, p, async () => {
+      const run = await start(p, { ...req, runInput: body.run_input, config: body.hitl_config });
+      return { status: 201, body: answer(created(c, run)) };
+    });
+  }
+
+  app.openapi(
+    createRoute({
       method: 'post',
       path: '/hitl/run',
-      tag: 'runs',
+      tags: ['runs'],
       summary: 'Create a run (Idempotency-Key supported)',
-      body: CreateRunBody,
-      query: OwnerQuery,
-      responses: { 201: RunCreatedResponse, ...CREATE_ERRORS },
-    },
-    (c, { body, query }) => {
-      const p = c.get('principal');
-      requireService(p, 'create runs');
-      return idempotency.run(c, p, async () => {
-        const run = await start(p, {
-          runInput: body.run_input,
-          config: body.hitl_config,
-          base: {},
-          userIds: [body.user_id, query.user_id],
-          sessionIds: [body.session_id, query.session_id],
-        });
-        return { status: 201, body: created(c, run) };
-      });
+      middleware: [createBody.middleware] as const,
+      request: { body: createBody.doc, query: OwnerQuery },
+      responses: responses({ 201: RunCreatedResponse, ...CREATE_ERRORS }),
+    }),
+    (c) => {
+      const body = createBody.of(c);
+      const query = c.req.valid('query');
+      return creation(
+        c,
+        { base: {}, userIds: [body.user_id, query.user_id], sessionIds: [body.session_id, query.session_id] },
+        body,
+      );
     },
   );
 
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'post',
       path: '/teams/run-hitl',
-      tag: 'runs',
+      tags: ['runs'],
       summary: 'Create a run with require_human at payload_review by default (legacy)',
-      body: TeamsRunHitlBody,
-      query: OwnerQuery,
-      responses: { 201: RunCreatedResponse, ...CREATE_ERRORS },
-    },
-    (c, { body, query }) => {
-      const p = c.get('principal');
-      requireService(p, 'create runs');
-      return idempotency.run(c, p, async () => {
-        const run = await start(p, {
-          runInput: body.run_input,
-          config: body.hitl_config,
-          base: { policy: 'require_human', allowed_steps: ['payload_review'] },
-          userIds: [query.user_id],
-          sessionIds: [query.session_id],
-        });
-        const out = created(c, run);
-        return { status: 201, body: { ...out, config: out.hitl_config } };
-      });
+      middleware: [teamsHitlBody.middleware] as const,
+      request: { body: teamsHitlBody.doc, query: OwnerQuery },
+      responses: responses({ 201: RunCreatedResponse, ...CREATE_ERRORS }),
+    }),
+    (c) => {
+      const query = c.req.valid('query');
+      const base: HitlConfigInput = { policy: 'require_human', allowed_steps: ['payload_review'] };
+      const owners = { userIds: [query.user_id], sessionIds: [query.session_id] };
+      return creation(c, { base, ...owners }, teamsHitlBody.of(c), (out) => ({
+        ...out,
+        config: out.hitl_config,
+      }));
     },
   );
 
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'post',
       path: '/teams/run',
-      tag: 'runs',
+      tags: ['runs'],
       summary:
         'Legacy run: with enable_hitl as /hitl/run; without, waits for the result (200) or a human (202)',
-      body: TeamsRunBody,
-      query: TeamsRunQuery,
-      responses: { 200: TeamsRunResponse, 201: RunCreatedResponse, 202: TeamsRunResponse, ...CREATE_ERRORS },
-    },
-    async (c, { body, query }) => {
+      middleware: [teamsBody.middleware] as const,
+      request: { body: teamsBody.doc, query: TeamsRunQuery },
+      responses: responses({
+        200: TeamsRunResponse,
+        201: RunCreatedResponse,
+        202: TeamsRunResponse,
+        ...CREATE_ERRORS,
+      }),
+    }),
+    async (c) => {
+      const query = c.req.valid('query');
       const p = c.get('principal');
       requireService(p, 'create runs');
-      const { hitl_config, ...runInput } = body;
+      const { hitl_config, ...runInput } = teamsBody.of(c);
       const req = { runInput, config: hitl_config, userIds: [query.user_id], sessionIds: [query.session_id] };
       if (query.enable_hitl) {
         return idempotency.run(c, p, async () => {
@@ -173,19 +182,15 @@ export function runCreateRoutes(api: Api, deps: RouteDeps, idempotency: Idempote
       probe: async () => {
         const cur = await host.read(id);
         const view = cur ? host.view(cur) : null;
-        return view && (view.status === 'awaiting_human' || isTerminal(view.status)) ? view : undefined;
+        return view && (view.status === 'awaiting_human' || isTerminalStatus(view.status)) ? view : undefined;
       },
       timeoutMs,
       signal,
     });
     const view = settled ?? host.view(await host.mustRead(id));
-    if (isTerminal(view.status)) {
+    if (isTerminalStatus(view.status)) {
       return c.json({ run_id: id, status: view.status, result: view.final_result, error: view.error }, 200);
     }
     return c.json({ run_id: id, status: view.status, approval: view.approval ?? null }, 202);
   }
-}
-
-function isTerminal(status: unknown): boolean {
-  return (TERMINAL_STATUSES as readonly unknown[]).includes(status);
 }

@@ -1,14 +1,15 @@
+import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import type { z } from 'zod';
 import type { RunHost } from '../../actors/run-host.ts';
-import { TERMINAL_STATUSES } from '../../machines/schemas.ts';
-import { readableRun } from '../access.ts';
-import type { Api, Input } from '../api.ts';
-import type { Principal } from '../auth.ts';
+import { isTerminalStatus } from '../../machines/schemas.ts';
+import type { App, AppEnv } from '../app-env.ts';
+import { readableRun } from '../auth/access.ts';
+import type { Principal } from '../auth/auth.ts';
 import type { RouteDeps } from '../deps.ts';
-import type { AppEnv } from '../env.ts';
+import { errors, responses } from '../openapi/route.ts';
 import {
   ActiveQuery,
-  ErrorResponse,
   ListRunsQuery,
   Paged,
   RunStatusResponse,
@@ -20,7 +21,7 @@ import {
 
 type RunFilter = Parameters<RunHost['listRuns']>[0];
 
-const READ_ERRORS = { 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse };
+const READ_ERRORS = errors(401, 403, 404, 422);
 const ACTIVE = ['queued', 'running', 'awaiting_human', 'paused'];
 
 /** Reviewers list only the runs they may read (SPEC §7). */
@@ -28,18 +29,53 @@ function scoped(p: Principal, filter: RunFilter): RunFilter {
   return p.kind === 'reviewer' ? { ...filter, readable_by: { sub: p.sub, roles: p.roles } } : filter;
 }
 
-const isTerminal = (status: unknown) => (TERMINAL_STATUSES as readonly unknown[]).includes(status);
+/** A page of runs as the list routes answer it. */
+async function page(
+  host: RunHost,
+  p: Principal,
+  filter: RunFilter,
+  q: { limit: number; cursor?: string | undefined },
+) {
+  const found = await host.listRuns(scoped(p, filter), q.limit, q.cursor ?? null);
+  return { runs: found.items.map((r) => r.view), total: found.total, next_cursor: found.next_cursor };
+}
+
+const viewRoute = (path: '/hitl/runs/{id}' | '/hitl/runs/{id}/state') =>
+  createRoute({
+    method: 'get',
+    path,
+    tags: ['runs'],
+    summary: 'The run view; ?wait_for=awaiting_human|terminal&timeout= long-polls (≤ 55 s)',
+    request: { query: WaitQuery },
+    responses: responses({ 200: RunView, ...READ_ERRORS }),
+  });
+
+const listRoute = <P extends string, Q extends z.ZodObject>(
+  path: P,
+  summary: string,
+  query: Q,
+  answer: z.ZodType,
+) =>
+  createRoute({
+    method: 'get',
+    path,
+    tags: ['runs'],
+    summary,
+    request: { query },
+    responses: responses({ 200: answer, ...errors(401, 422) }),
+  });
 
 /** Reading runs: view (with long-poll), status, verify, lists. */
-export function runReadRoutes(api: Api, deps: RouteDeps): void {
+export function runReadRoutes(app: App, deps: RouteDeps): void {
   const { host } = deps;
 
-  async function view(c: Context<AppEnv>, { query }: Input<undefined, typeof WaitQuery>): Promise<Response> {
-    const id = c.req.param('id') ?? '';
+  async function view(c: Context<AppEnv>, id: string, query: WaitQuery): Promise<Response> {
     const run = await readableRun(host, id, c.get('principal'));
     if (!query.wait_for) return c.json(host.view(run));
     const wanted =
-      query.wait_for === 'terminal' ? isTerminal : (s: unknown) => s === 'awaiting_human' || isTerminal(s);
+      query.wait_for === 'terminal'
+        ? isTerminalStatus
+        : (s: string) => s === 'awaiting_human' || isTerminalStatus(s);
     // Already there: this read is as fresh as the wait's first probe would be.
     const now = host.view(run);
     if (wanted(now.status)) return c.json(now);
@@ -61,84 +97,66 @@ export function runReadRoutes(api: Api, deps: RouteDeps): void {
     return c.json(found ?? host.view(await host.mustRead(id)));
   }
 
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'get',
       path: '/hitl/run/{id}/status',
-      tag: 'runs',
+      tags: ['runs'],
       summary: 'Status and progress of a run',
-      responses: { 200: RunStatusResponse, ...READ_ERRORS },
-    },
-    async (c) => c.json(host.status(await readableRun(host, c.req.param('id') ?? '', c.get('principal')))),
+      responses: responses({ 200: RunStatusResponse, ...READ_ERRORS }),
+    }),
+    async (c) => c.json(host.status(await readableRun(host, c.req.param('id'), c.get('principal')))),
   );
 
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'get',
       path: '/hitl/runs/{id}/verify',
-      tag: 'runs',
+      tags: ['runs'],
       summary: "Replay the run's events and compare with its stored snapshot",
-      responses: { 200: VerifyResponse, ...READ_ERRORS },
-    },
+      responses: responses({ 200: VerifyResponse, ...READ_ERRORS }),
+    }),
     async (c) => {
-      const run = await readableRun(host, c.req.param('id') ?? '', c.get('principal'));
+      const run = await readableRun(host, c.req.param('id'), c.get('principal'));
       return c.json(await host.verify(run.snapshot.context.run_id));
     },
   );
 
-  async function list(p: Principal, filter: RunFilter, limit: number, cursor: string | undefined) {
-    const page = await host.listRuns(scoped(p, filter), limit, cursor ?? null);
-    return { runs: page.items.map((r) => r.view), total: page.total, next_cursor: page.next_cursor };
-  }
-
-  api.add(
-    {
-      method: 'get',
-      path: '/hitl/runs',
-      tag: 'runs',
-      summary: 'List runs, newest first (filters: user_id, session_id, status comma list)',
-      query: ListRunsQuery,
-      responses: { 200: Paged('runs'), 401: ErrorResponse, 422: ErrorResponse },
-    },
-    async (c, { query: q }) => {
+  app.openapi(
+    listRoute(
+      '/hitl/runs',
+      'List runs, newest first (filters: user_id, session_id, status comma list)',
+      ListRunsQuery,
+      Paged('runs'),
+    ),
+    async (c) => {
+      const q = c.req.valid('query');
       const filter: RunFilter = { user_id: q.user_id, session_id: q.session_id, statuses: q.status };
-      return c.json(await list(c.get('principal'), filter, q.limit, q.cursor));
+      return c.json(await page(host, c.get('principal'), filter, q));
     },
   );
 
-  api.add(
-    {
-      method: 'get',
-      path: '/hitl/runs/active',
-      tag: 'runs',
-      summary: 'Non-terminal runs (of ?user_id=)',
-      query: ActiveQuery,
-      responses: { 200: Paged('runs'), 401: ErrorResponse, 422: ErrorResponse },
-    },
-    async (c, { query: q }) => {
-      const filter: RunFilter = { user_id: q.user_id, statuses: ACTIVE };
-      return c.json(await list(c.get('principal'), filter, q.limit, q.cursor));
+  app.openapi(
+    listRoute('/hitl/runs/active', 'Non-terminal runs (of ?user_id=)', ActiveQuery, Paged('runs')),
+    async (c) => {
+      const q = c.req.valid('query');
+      return c.json(await page(host, c.get('principal'), { user_id: q.user_id, statuses: ACTIVE }, q));
     },
   );
 
-  api.add(
-    {
-      method: 'get',
-      path: '/hitl/sessions/{session_id}/active',
-      tag: 'runs',
-      summary: 'Non-terminal runs of a chat session, and whether approvals are pending in it',
-      query: ActiveQuery,
-      responses: { 200: SessionActiveResponse, 401: ErrorResponse, 422: ErrorResponse },
-    },
-    async (c, { query: q }) => {
+  app.openapi(
+    listRoute(
+      '/hitl/sessions/{session_id}/active',
+      'Non-terminal runs of a chat session, and whether approvals are pending in it',
+      ActiveQuery,
+      SessionActiveResponse,
+    ),
+    async (c) => {
       const p = c.get('principal');
-      const sessionId = c.req.param('session_id') ?? '';
-      const body = await list(
-        p,
-        { session_id: sessionId, user_id: q.user_id, statuses: ACTIVE },
-        q.limit,
-        q.cursor,
-      );
+      const q = c.req.valid('query');
+      const sessionId = c.req.param('session_id');
+      const filter: RunFilter = { session_id: sessionId, user_id: q.user_id, statuses: ACTIVE };
+      const body = await page(host, p, filter, q);
       const reviewer = p.kind === 'reviewer' ? { reviewer: { sub: p.sub, roles: p.roles } } : {};
       const pending = await host.listPendingApprovals({ session_id: sessionId, ...reviewer }, 1, null);
       return c.json({ ...body, session_id: sessionId, has_pending_approvals: pending.total > 0 });
@@ -146,17 +164,6 @@ export function runReadRoutes(api: Api, deps: RouteDeps): void {
   );
 
   // Registered last: Hono tries routes in order, and `/hitl/runs/active` must not be taken for an id.
-  for (const path of ['/hitl/runs/{id}', '/hitl/runs/{id}/state']) {
-    api.add(
-      {
-        method: 'get',
-        path,
-        tag: 'runs',
-        summary: 'The run view; ?wait_for=awaiting_human|terminal&timeout= long-polls (≤ 55 s)',
-        query: WaitQuery,
-        responses: { 200: RunView, ...READ_ERRORS },
-      },
-      view,
-    );
-  }
+  app.openapi(viewRoute('/hitl/runs/{id}'), (c) => view(c, c.req.param('id'), c.req.valid('query')));
+  app.openapi(viewRoute('/hitl/runs/{id}/state'), (c) => view(c, c.req.param('id'), c.req.valid('query')));
 }

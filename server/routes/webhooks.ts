@@ -1,38 +1,34 @@
+import { createRoute } from '@hono/zod-openapi';
 import { HitlError } from '../../actors/errors.ts';
 import { toPredictionState } from '../../actors/providers/replicate-prediction.ts';
 import type { PredictionState } from '../../actors/providers/types.ts';
-import { isUuid } from '../access.ts';
-import type { Api } from '../api.ts';
-import { assertNotBlocked, clientAddress } from '../authn.ts';
+import type { App } from '../app-env.ts';
+import { isUuid } from '../auth/access.ts';
+import { assertNotBlocked, clientAddress } from '../auth/authn.ts';
+import { verifyWebhook } from '../auth/webhook-verify.ts';
 import type { RouteDeps } from '../deps.ts';
-import { assertAcceptableJson } from '../hostile-json.ts';
-import { AnyJson, ErrorResponse, WebhookQuery, WebhookResponse } from '../schemas.ts';
-import { verifyWebhook } from '../webhook-verify.ts';
+import { ANONYMOUS, documentedBody, errors, parseJson, responses } from '../openapi/route.ts';
+import { AnyJson, WebhookQuery, WebhookResponse } from '../schemas.ts';
 
 /**
  * `POST /webhooks/replicate?run_id=…`: the run host gives Replicate this URL per run. Checked on
  * the raw body before anything is read or stored; a refused one changes nothing (SPEC §5).
  */
-export function webhookRoutes(api: Api, deps: RouteDeps): void {
+export function webhookRoutes(app: App, deps: RouteDeps): void {
   const { host } = deps;
-  api.add(
-    {
+  app.openapi(
+    createRoute({
       method: 'post',
       path: '/webhooks/replicate',
-      tag: 'providers',
+      tags: ['providers'],
       summary: 'Replicate prediction webhooks (Standard Webhooks signature, 5 min tolerance, ids seen once)',
-      auth: 'webhook',
-      query: WebhookQuery,
-      docBody: AnyJson,
-      responses: {
-        200: WebhookResponse,
-        400: ErrorResponse,
-        401: ErrorResponse,
-        404: ErrorResponse,
-        429: ErrorResponse,
-      },
-    },
-    async (c, { query }) => {
+      // Not the bearer token: the signature is checked on the raw body, read by the handler.
+      security: ANONYMOUS,
+      request: { query: WebhookQuery, body: documentedBody(AnyJson) },
+      responses: responses({ 200: WebhookResponse, ...errors(400, 401, 404, 429) }),
+    }),
+    async (c) => {
+      const query = c.req.valid('query');
       assertNotBlocked(c, deps.limiter);
       const raw = await c.req.text();
       const headers = {
@@ -51,20 +47,15 @@ export function webhookRoutes(api: Api, deps: RouteDeps): void {
       const runId = query.run_id ?? '';
       if (!isUuid(runId) || !(await host.read(runId)))
         throw new HitlError('run_not_found', `Run ${runId} not found`);
-      let body: unknown;
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        throw new HitlError('invalid_request', 'The webhook body is not a prediction');
-      }
+      const notPrediction = new HitlError('invalid_request', 'The webhook body is not a prediction');
       // SPEC §7: refused like any body (422); a prediction whose output holds NUL or lone
       // surrogates is then stored escaped from the next poll, so the run still completes.
-      assertAcceptableJson(body);
+      const body = parseJson(raw, notPrediction);
       let state: PredictionState;
       try {
         state = toPredictionState(body);
       } catch {
-        throw new HitlError('invalid_request', 'The webhook body is not a prediction');
+        throw notPrediction;
       }
       // Remembered only once it is known to be genuine, so forgeries cannot burn ids.
       if (!(await deps.stores.webhooks.remember(headers.id ?? '')))

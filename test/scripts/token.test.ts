@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { sign } from 'hono/jwt';
 import { describe, expect, it } from 'vitest';
-import { createAuth } from '../../server/auth.ts';
+import { createAuth } from '../../server/auth/auth.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

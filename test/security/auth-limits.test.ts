@@ -1,9 +1,9 @@
 import { sign } from 'hono/jwt';
 import { describe, expect, it } from 'vitest';
-import { createAuth } from '../../server/auth.ts';
+import { createAuth } from '../../server/auth/auth.ts';
+import { createFailureLimiter } from '../../server/auth/rate-limit.ts';
 import { loadConfig } from '../../server/config.ts';
-import { createFailureLimiter } from '../../server/rate-limit.ts';
-import { attachWebSocket } from '../../server/ws.ts';
+import { attachWebSocket } from '../../server/ws/hub.ts';
 import { JWT_SECRET, listen, SERVICE_KEY, type TestApp, withTestApp } from '../server/support.ts';
 
 /** SPEC §7: JWT lifetime, one failed-auth limiter for HTTP and WebSocket, proxies, key length. */

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAuth } from '../../server/auth.ts';
-import { attachWebSocket } from '../../server/ws.ts';
+import { createAuth } from '../../server/auth/auth.ts';
+import { attachWebSocket } from '../../server/ws/hub.ts';
 import { listen, runAtPayloadReview, SERVICE_KEY, type TestApp, withTestApp } from '../server/support.ts';
 import { connect } from '../server/ws-harness.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createAuth } from '../../server/auth.ts';
-import { attachWebSocket } from '../../server/ws.ts';
+import { createAuth } from '../../server/auth/auth.ts';
+import { attachWebSocket } from '../../server/ws/hub.ts';
 import {
   codeOf,
   createEchoRun,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isSecretKey } from '../../actors/redact.ts';
 import type { Logger } from '../../actors/run-core.ts';
 import type { HostMessage } from '../../actors/run-messages.ts';
-import { createRelay } from '../../server/relay.ts';
+import { createRelay } from '../../server/ws/relay.ts';
 import { awaitEnd, awaitHuman, openApproval, type TestApp, testApp } from '../server/support.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { type FakeReplicate, startFakeReplicate } from '../support/fake-replicate.ts';

@@ -4,8 +4,8 @@ import { crc32, deflateSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Logger } from '../../actors/run-core.ts';
-import { createAuth } from '../../server/auth.ts';
-import { attachWebSocket, type WebSocketHub } from '../../server/ws.ts';
+import { createAuth } from '../../server/auth/auth.ts';
+import { attachWebSocket, type WebSocketHub } from '../../server/ws/hub.ts';
 import { describeBrowser, openBrowser, SHOTS } from './browser.ts';
 import {
   awaitEnd,

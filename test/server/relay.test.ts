@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../actors/run-core.ts';
 import type { RunMessage } from '../../actors/run-messages.ts';
-import { createRelay, relayEndpoint } from '../../server/relay.ts';
+import { createRelay, relayEndpoint } from '../../server/ws/relay.ts';
 
 interface Received {
   method: string;

@@ -13,7 +13,7 @@ import { createMemoryBus, createMemoryCache } from '../../persistence/memory.ts'
 import { createPostgresStore } from '../../persistence/postgres.ts';
 import type { Bus, SnapshotCache } from '../../persistence/types.ts';
 import { type AppOptions, createApp } from '../../server/app.ts';
-import { createAuth, keyId } from '../../server/auth.ts';
+import { createAuth, keyId } from '../../server/auth/auth.ts';
 import { createMetrics } from '../../server/metrics.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { RunHost } from '../../actors/run-host.ts';
-import type { Principal } from '../../server/auth.ts';
-import { createConnection } from '../../server/ws-conn.ts';
+import type { Principal } from '../../server/auth/auth.ts';
+import { createConnection } from '../../server/ws/connection.ts';
 import { silent } from './ws-harness.ts';
 
 /** Just enough of a `ws` socket to watch what the connection does with it. */

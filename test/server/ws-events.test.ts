@@ -7,7 +7,7 @@ import {
   relayFramesFor,
   runFrames,
   summarize,
-} from '../../server/ws-events.ts';
+} from '../../server/ws/events.ts';
 
 const RUN = '11111111-1111-4111-8111-111111111111';
 type Row = RunMessage['events'][number];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createFrameHandler } from '../../server/ws-frames.ts';
+import { createFrameHandler } from '../../server/ws/frames.ts';
 import {
   type Client,
   connect,

@@ -13,8 +13,8 @@ import { effectiveConfig, type HitlConfigInput } from '../../machines/schemas.ts
 import { createMemoryBus, createMemoryCache } from '../../persistence/memory.ts';
 import { createPostgresStore } from '../../persistence/postgres.ts';
 import type { Bus } from '../../persistence/types.ts';
-import { createAuth } from '../../server/auth.ts';
-import { attachWebSocket } from '../../server/ws.ts';
+import { createAuth } from '../../server/auth/auth.ts';
+import { attachWebSocket } from '../../server/ws/hub.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 export const SERVICE_KEY = 'test-service-key-0123456789';

@@ -1,6 +1,6 @@
 import { sign } from 'hono/jwt';
 import { describe, expect, it } from 'vitest';
-import { keyId } from '../../server/auth.ts';
+import { keyId } from '../../server/auth/auth.ts';
 import {
   type Client,
   connect,

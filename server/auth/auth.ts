@@ -1,14 +1,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { verify } from 'hono/jwt';
+import type { Reviewers } from '../../machines/schemas.ts';
 
 /** Who is calling: a service (API key) or a reviewer (JWT). */
 export type Principal =
   | { kind: 'service'; keyId: string; actor: string }
   | { kind: 'reviewer'; sub: string; roles: string[]; actor: string };
 
-interface ReviewersLike {
-  reviewers: { user_ids: string[]; roles: string[] };
-}
+/** Anything with reviewers (an approval, a run's config): who may decide or read it. */
+type ReviewersLike = { reviewers: Reviewers };
 
 /** Reviewer JWTs whose `exp` is further ahead than this are refused. */
 export const MAX_TOKEN_TTL_S = 24 * 3600;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DecisionAction } from '../machines/schemas.ts';
+import { DecisionAction } from '../../machines/schemas.ts';
 
 /** Client → server frame schemas of SPEC §4, one per contract. */
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type Auth, bearer, type Principal } from './auth.ts';
+import { type Auth, bearer, type Principal } from '../auth/auth.ts';
 
 /** The token of an upgrade request: `Authorization: Bearer …`, else `?token=`. */
 export function upgradeToken(req: IncomingMessage, url: URL): string | null {

@@ -1,26 +1,23 @@
 import type { z } from 'zod';
-import type { ApprovalService } from '../actors/approvals.ts';
-import { HitlError } from '../actors/errors.ts';
-import type { Logger } from '../actors/run-core.ts';
-import type { DecisionRequest } from '../actors/run-decide.ts';
-import type { RunHost } from '../actors/run-host.ts';
-import { canDecide, type Principal } from './auth.ts';
+import type { ApprovalService } from '../../actors/approvals.ts';
+import { HitlError } from '../../actors/errors.ts';
+import type { Logger } from '../../actors/run-core.ts';
+import type { DecisionRequest } from '../../actors/run-decide.ts';
+import type { RunHost } from '../../actors/run-host.ts';
+import { canDecide, type Principal } from '../auth/auth.ts';
+import { knownError, type WireError } from '../errors.ts';
 import {
   ApprovalResponseData,
   CancelApprovalData,
   ClientFrame,
   ListPendingData,
   RequestId,
-} from './ws-schemas.ts';
+} from './schemas.ts';
 
-export { ClientFrame } from './ws-schemas.ts';
+export { ClientFrame } from './schemas.ts';
 
 /** `{ code, message, details? }` as every error travels on the socket. */
-export interface FrameError {
-  code: string;
-  message: string;
-  details?: unknown;
-}
+export type FrameError = WireError;
 
 /** The `{ code, message }` of a schema error, naming the failing fields. */
 export function schemaError(error: z.ZodError, where = 'data'): FrameError {
@@ -33,14 +30,9 @@ export function schemaError(error: z.ZodError, where = 'data'): FrameError {
 }
 
 /** The `{ code, message }` of any error; unknown errors never leak their text. */
-export function errorBody(err: unknown, log?: Logger): FrameError {
-  if (err instanceof HitlError) {
-    return {
-      code: err.code,
-      message: err.message,
-      ...(err.details !== undefined ? { details: err.details } : {}),
-    };
-  }
+export function frameError(err: unknown, log?: Logger): FrameError {
+  const known = knownError(err);
+  if (known) return known;
   log?.error({ err: err instanceof Error ? err.message : String(err) }, 'websocket frame failed');
   return { code: 'internal_error', message: 'Internal error' };
 }
@@ -104,7 +96,7 @@ export function createFrameHandler(deps: { host: RunHost; approvals: ApprovalSer
       const a = result.approval;
       return { success: true, approval_id: approvalId, action, run_id: a.run_id, status: a.status };
     } catch (err) {
-      return { success: false, approval_id: approvalId, error: errorBody(err, deps.log) };
+      return { success: false, approval_id: approvalId, error: frameError(err, deps.log) };
     }
   }
 
@@ -132,7 +124,7 @@ export function createFrameHandler(deps: { host: RunHost; approvals: ApprovalSer
       const approval = await approvals.cancel(approvalId, p.actor, data.reason);
       return { success: true, approval_id: approvalId, status: approval.status };
     } catch (err) {
-      return { success: false, approval_id: approvalId, error: errorBody(err, deps.log) };
+      return { success: false, approval_id: approvalId, error: frameError(err, deps.log) };
     }
   }
 
@@ -172,7 +164,7 @@ export function createFrameHandler(deps: { host: RunHost; approvals: ApprovalSer
           return reply('error', { code: 'invalid_request', message: `Unknown message type: ${type}` });
       }
     } catch (err) {
-      return reply('error', errorBody(err, deps.log));
+      return reply('error', frameError(err, deps.log));
     }
   }
 

@@ -1,9 +1,9 @@
-import { redact } from '../actors/redact.ts';
-import type { Logger } from '../actors/run-core.ts';
-import type { HostMessage } from '../actors/run-messages.ts';
-import { createStepMemory, type Frame, relayFramesFor } from './ws-events.ts';
+import { redact } from '../../actors/redact.ts';
+import type { Logger } from '../../actors/run-core.ts';
+import type { HostMessage } from '../../actors/run-messages.ts';
+import { createStepMemory, type Frame, relayFramesFor } from './events.ts';
 
-export { relayFramesFor } from './ws-events.ts';
+export { relayFramesFor } from './events.ts';
 
 /** Options of the outbound relay (SPEC §4: `WEBSOCKET_URL`, `WEBSOCKET_API_KEY`). */
 export interface RelayOptions {

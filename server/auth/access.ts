@@ -1,9 +1,9 @@
-import type { ApprovalService } from '../actors/approvals.ts';
-import { HitlError } from '../actors/errors.ts';
-import type { LoadedRun } from '../actors/run-core.ts';
-import type { RunHost } from '../actors/run-host.ts';
-import { approvalView } from '../machines/run-view.ts';
-import type { Approval } from '../machines/schemas.ts';
+import type { ApprovalService } from '../../actors/approvals.ts';
+import { HitlError } from '../../actors/errors.ts';
+import type { LoadedRun } from '../../actors/run-core.ts';
+import type { RunHost } from '../../actors/run-host.ts';
+import { approvalView } from '../../machines/run-view.ts';
+import type { Approval } from '../../machines/schemas.ts';
 import { canDecide, canRead, type Principal } from './auth.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,20 +1,14 @@
 import { WebSocket } from 'ws';
-import { HitlError } from '../actors/errors.ts';
-import type { Logger } from '../actors/run-core.ts';
-import type { RunHost } from '../actors/run-host.ts';
-import type { ApprovalMessage, RunMessage } from '../actors/run-messages.ts';
-import { readAudience, runAudience } from './access.ts';
-import { canDecide, canRead, type Principal } from './auth.ts';
-import {
-  approvalFrames,
-  type EventRow,
-  isTerminal,
-  requestFrame,
-  resolvedFrame,
-  runFrames,
-} from './ws-events.ts';
-import { errorBody } from './ws-frames.ts';
-import type { SubscribeData } from './ws-schemas.ts';
+import { HitlError } from '../../actors/errors.ts';
+import type { Logger } from '../../actors/run-core.ts';
+import type { RunHost } from '../../actors/run-host.ts';
+import type { ApprovalMessage, RunMessage } from '../../actors/run-messages.ts';
+import { isTerminalStatus } from '../../machines/schemas.ts';
+import { readAudience, runAudience } from '../auth/access.ts';
+import { canDecide, canRead, type Principal } from '../auth/auth.ts';
+import { approvalFrames, type EventRow, requestFrame, resolvedFrame, runFrames } from './events.ts';
+import { frameError } from './frames.ts';
+import type { SubscribeData } from './schemas.ts';
 
 /** What this socket has been sent of one run: the last seq and its step; catch-up state. */
 interface RunTrack {
@@ -125,7 +119,7 @@ export function createConnection(ws: WebSocket, principal: Principal, deps: Conn
         after = tail.seq;
       }
     } catch (err) {
-      send({ type: 'error', data: { ...errorBody(err, deps.log), run_id: runId } });
+      send({ type: 'error', data: { ...frameError(err, deps.log), run_id: runId } });
     } finally {
       t.filling = false;
       const queued = t.pending;
@@ -157,7 +151,7 @@ export function createConnection(ws: WebSocket, principal: Principal, deps: Conn
           pending: [],
         });
       offer(m.run_id, t, m.events);
-      if (isTerminal(m.status) && !t.explicit && !t.filling) runs.delete(m.run_id);
+      if (isTerminalStatus(m.status) && !t.explicit && !t.filling) runs.delete(m.run_id);
     }
     for (const a of m.opened) if (canDecide(principal, a)) send(requestFrame(a));
   }

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { HitlError } from '../actors/errors.ts';
+import { HitlError } from '../../actors/errors.ts';
+import type { AppEnv } from '../app-env.ts';
 import { type Auth, bearer, type Principal } from './auth.ts';
-import type { AppEnv } from './env.ts';
 import type { FailureLimiter } from './rate-limit.ts';
 
 /** The client's address (`X-Forwarded-For` only with `HITL_TRUST_PROXY`, see the limiter). */

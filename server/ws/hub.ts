@@ -1,25 +1,25 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import type { ApprovalService } from '../actors/approvals.ts';
-import type { Logger } from '../actors/run-core.ts';
-import type { RunHost } from '../actors/run-host.ts';
-import type { HostMessage } from '../actors/run-messages.ts';
-import type { Auth, Principal } from './auth.ts';
-import { jsonProblem } from './hostile-json.ts';
-import { createFailureLimiter, type FailureLimiter } from './rate-limit.ts';
-import { type Connection, createConnection } from './ws-conn.ts';
-import { createStepMemory } from './ws-events.ts';
+import type { ApprovalService } from '../../actors/approvals.ts';
+import type { Logger } from '../../actors/run-core.ts';
+import type { RunHost } from '../../actors/run-host.ts';
+import type { HostMessage } from '../../actors/run-messages.ts';
+import type { Auth, Principal } from '../auth/auth.ts';
+import { createFailureLimiter, type FailureLimiter } from '../auth/rate-limit.ts';
+import { jsonProblem } from '../hostile-json.ts';
+import { type Connection, createConnection } from './connection.ts';
+import { createStepMemory } from './events.ts';
 import {
   ClientFrame,
   createFrameHandler,
-  errorBody,
+  frameError,
   replyFrame,
   requestIdOf,
   schemaError,
-} from './ws-frames.ts';
-import { SubscribeData } from './ws-schemas.ts';
-import { authenticateUpgrade, refuseUpgrade, upgradeUrl } from './ws-upgrade.ts';
+} from './frames.ts';
+import { SubscribeData } from './schemas.ts';
+import { authenticateUpgrade, refuseUpgrade, upgradeUrl } from './upgrade.ts';
 
 /** What `attachWebSocket` needs; the tuning knobs have production defaults. */
 export interface WebSocketDeps {
@@ -154,7 +154,7 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps) {
     }
     state.inFlight++;
     work
-      .catch((err: unknown) => reply('error', errorBody(err, log)))
+      .catch((err: unknown) => reply('error', frameError(err, log)))
       .finally(() => {
         state.inFlight--;
       });
@@ -178,7 +178,7 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps) {
       try {
         onMessage(conn, state, raw);
       } catch (err) {
-        conn.send({ type: 'error', data: errorBody(err, log) });
+        conn.send({ type: 'error', data: frameError(err, log) });
       }
     });
     ws.on('close', () => sockets.delete(ws));

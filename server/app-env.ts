@@ -1,5 +1,6 @@
 import type { HttpBindings } from '@hono/node-server';
-import type { Principal } from './auth.ts';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Principal } from './auth/auth.ts';
 
 /** Hono environment of the app: the caller, set by the auth middleware. */
 export interface AppEnv {
@@ -7,3 +8,6 @@ export interface AppEnv {
   Bindings: Partial<HttpBindings>;
   Variables: { principal: Principal };
 }
+
+/** The app the routes are declared on (`createRoute` + `app.openapi`). */
+export type App = OpenAPIHono<AppEnv>;

@@ -1,6 +1,6 @@
-import { createLru } from '../actors/lru.ts';
-import type { ApprovalMessage, HostMessage, RunMessage } from '../actors/run-messages.ts';
-import type { Approval } from '../machines/schemas.ts';
+import { createLru } from '../../actors/lru.ts';
+import type { ApprovalMessage, HostMessage, RunMessage } from '../../actors/run-messages.ts';
+import { type Approval, isTerminalStatus, STEP_ORDER } from '../../machines/schemas.ts';
 
 /** A server → client frame: `{ type, data }` (replies add `request_id`). */
 export interface Frame {
@@ -14,12 +14,6 @@ export type Resolved = RunMessage['resolved'][number];
 export type EventRow = RunMessage['events'][number];
 
 const SUMMARY_BYTES = 4096;
-const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'expired']);
-
-/** True when the run status is terminal (no more events will follow). */
-export function isTerminal(status: string): boolean {
-  return TERMINAL.has(status);
-}
 
 /** A JSON value cut to at most 4 KB of serialised JSON: the value itself, or a truncated preview. */
 export function summarize(value: unknown): unknown {
@@ -49,14 +43,8 @@ function errorOf(row: EventRow): Record<string, unknown> | null {
   return null;
 }
 
-const PIPELINE = [
-  'created',
-  'information_review',
-  'payload_review',
-  'api_call',
-  'response_review',
-  'completed',
-];
+/** The forward steps, in the machines' order. */
+const PIPELINE: readonly string[] = STEP_ORDER;
 
 /**
  * The steps a move from `prev` to `next` completed: `prev`, plus the steps passed without a stop
@@ -118,7 +106,7 @@ export function runFrames(rows: EventRow[], prevStep: string | null): Frame[] {
 
 /** `hitl_approval_request`: the approval in its wire shape. */
 export function requestFrame(approval: Approval): Frame {
-  return { type: 'hitl_approval_request', data: approval as unknown as Record<string, unknown> };
+  return { type: 'hitl_approval_request', data: approval };
 }
 
 /** `hitl_approval_resolved { approval_id, run_id, action, actor }`. */
@@ -142,7 +130,7 @@ export function createStepMemory(max = 10_000) {
     /** The step before this message, then remember the message's last step. */
     advance(m: RunMessage): string | null {
       const prev = steps.get(m.run_id) ?? null;
-      if (isTerminal(m.status)) steps.delete(m.run_id);
+      if (isTerminalStatus(m.status)) steps.delete(m.run_id);
       else steps.set(m.run_id, m.current_step);
       return prev;
     },
