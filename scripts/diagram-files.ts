@@ -63,13 +63,7 @@ function phaseFiles(source: DiagramSource, machine: AnyStateMachine): Map<string
 export function diagramFiles(source: DiagramSource, machine: AnyStateMachine): Map<string, string> {
   if (source.phases) return phaseFiles(source, machine);
   const mermaid = toMermaid(machine);
-  const markdown = [
-    ...header(source),
-    '',
-    '```mermaid',
-    mermaid + '```',
-    '',
-  ].join('\n');
+  const markdown = [...header(source), '', '```mermaid', mermaid + '```', ''].join('\n');
   return new Map([
     [`${source.name}.mmd`, mermaid],
     [`${source.name}.md`, markdown],
