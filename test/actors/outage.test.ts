@@ -23,7 +23,8 @@ import { createRun, isStatus, testHost, waitForView } from '../support/host.ts';
 // A PostgreSQL of this file's own (never the machine's), so it can be stopped and started again.
 let dir: string;
 let pg: EmbeddedPostgres;
-let sql: Sql;
+let sql: Sql; // the test's own look at the tables
+let hostSql: Sql; // the host's pool: never shared with the test's queries
 let db: TestDatabase;
 let fake: FakeReplicate;
 let host: RunHost;
@@ -31,16 +32,18 @@ let host: RunHost;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hitl-outage-'));
   pg = await startEmbeddedPostgres({ dataDir: dir });
-  sql = connectPostgres(pg.url, { max: 10, connectTimeout: 2 });
+  sql = connectPostgres(pg.url, { max: 4, connectTimeout: 2 });
+  hostSql = connectPostgres(pg.url, { max: 10, connectTimeout: 2 });
   await migrate(sql);
   db = { name: 'hitl', url: pg.url, sql, drop: async () => undefined };
   fake = await startFakeReplicate();
-  host = testHost(db, { replicateUrl: fake.url }).host;
+  host = testHost({ ...db, sql: hostSql }, { replicateUrl: fake.url }).host;
   host.start();
 }, 120_000);
 afterAll(async () => {
   await host?.stop(1000);
   await sql?.end({ timeout: 2 }).catch(() => undefined);
+  await hostSql?.end({ timeout: 2 }).catch(() => undefined);
   await pg?.stop().catch(() => undefined);
   await fake?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -60,8 +63,19 @@ async function recordOf(runId: string) {
   return { run, counts, events: await eventsOf(db, runId) };
 }
 
+/** Starts Postgres again, and waits until the test's own pool answers (it reconnects lazily). */
 async function restart(): Promise<void> {
   pg = await startEmbeddedPostgres({ dataDir: dir, port: pg.port });
+  const end = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await sql`select 1`;
+      return;
+    } catch (err) {
+      if (Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 const unavailable = (p: Promise<unknown>) =>
