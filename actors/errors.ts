@@ -52,3 +52,29 @@ export function fromStoreError(err: unknown): unknown {
       return new HitlError('conflict', 'Changed concurrently; try again');
   }
 }
+
+/** A store call whose failures leave as `HitlError`s, except the codes the caller handles. */
+export async function storeCall<T>(
+  fn: () => Promise<T>,
+  handled: readonly StoreError['code'][] = [],
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof StoreError && handled.includes(err.code)) throw err;
+    throw fromStoreError(err);
+  }
+}
+
+const REFUSALS = new Set<HitlErrorCode>([
+  'run_terminal',
+  'approval_not_pending',
+  'invalid_transition',
+  'invalid_action',
+  'invalid_edits',
+]);
+
+/** True for the typed errors a machine refusal produces (stale timers and late results are expected). */
+export function isRefusal(err: unknown): boolean {
+  return err instanceof HitlError && REFUSALS.has(err.code);
+}

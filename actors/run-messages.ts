@@ -1,35 +1,54 @@
-import type { Approval } from '../machines/schemas.ts';
-import type { EventRow } from '../persistence/types.ts';
+import { z } from 'zod';
+import { Approval } from '../machines/schemas.ts';
+import { EventRow } from '../machines/view-schemas.ts';
 
-/** What a committed change tells subscribers (WebSocket, SSE, long-polls) on every node. */
-export interface RunMessage {
-  kind: 'run';
-  node: string;
-  run_id: string;
-  user_id: string | null;
-  session_id: string | null;
-  created_by: string;
-  status: string;
-  current_step: string;
-  seq: number;
-  events: EventRow[];
+/**
+ * What a committed change tells subscribers on every node (WebSocket, SSE, long-polls), as zod
+ * schemas for the types. Read back from the bus, a message is checked shallowly
+ * (`isHostMessage`), never parsed recursively: it is the service's own data (SPEC §7).
+ */
+
+/** An approval closed by a change: `hitl_approval_resolved` (SPEC §4). */
+export const ResolvedMessage = z.object({
+  approval_id: z.string(),
+  run_id: z.string().nullable(),
+  action: z.string(),
+  actor: z.string(),
+});
+export type ResolvedMessage = z.infer<typeof ResolvedMessage>;
+
+/** A run's committed change. */
+export const RunMessage = z.object({
+  kind: z.literal('run'),
+  node: z.string(),
+  run_id: z.string(),
+  user_id: z.string().nullable(),
+  session_id: z.string().nullable(),
+  created_by: z.string(),
+  status: z.string(),
+  current_step: z.string(),
+  seq: z.number(),
+  /** The rows the change logged, derived facts included. */
+  events: z.array(EventRow.extend({ derived: z.boolean() })),
   /** Approvals opened by this change, in their wire shape. */
-  opened: Approval[];
+  opened: z.array(Approval),
   /** Approvals closed by this change. */
-  resolved: { approval_id: string; run_id: string | null; action: string; actor: string }[];
-  reviewers: { user_ids: string[]; roles: string[] };
+  resolved: z.array(ResolvedMessage),
+  reviewers: z.object({ user_ids: z.array(z.string()), roles: z.array(z.string()) }),
   /** The run opened an approval (any status): only then may its reviewers read it (SPEC §7). */
-  has_approvals?: boolean;
-}
+  has_approvals: z.boolean().optional(),
+});
+export type RunMessage = z.infer<typeof RunMessage>;
 
 /** A standalone approval changed (created or resolved). */
-export interface ApprovalMessage {
-  kind: 'approval';
-  node: string;
-  approval: Approval;
-  created_by: string | null;
-  resolved: { approval_id: string; run_id: string | null; action: string; actor: string } | null;
-}
+export const ApprovalMessage = z.object({
+  kind: z.literal('approval'),
+  node: z.string(),
+  approval: Approval,
+  created_by: z.string().nullable(),
+  resolved: ResolvedMessage.nullable(),
+});
+export type ApprovalMessage = z.infer<typeof ApprovalMessage>;
 
 export type HostMessage = RunMessage | ApprovalMessage;
 

@@ -1,6 +1,6 @@
 import { openApproval } from '../machines/run-context.ts';
 import type { RunCreated, RunEvent } from '../machines/run-events.ts';
-import { derivedFacts, describe } from '../machines/run-facts.ts';
+import { derivedFacts, describe, type Fact } from '../machines/run-facts.ts';
 import { RUN_MACHINE_VERSION, runMachine } from '../machines/run-machine.ts';
 import { currentStep, type RunSnapshot, runStatus } from '../machines/run-state.ts';
 import { approvalView, runView } from '../machines/run-view.ts';
@@ -59,6 +59,25 @@ export function rowsFor(
     }
   }
   return rows;
+}
+
+/** Derived audit rows of the runtime's own work (no transition), numbered from `seq`. */
+export function auditRows(snapshot: RunSnapshot, facts: Fact[], seq: number, at: string): EventRow[] {
+  const base = {
+    run_id: snapshot.context.run_id,
+    step: currentStep(snapshot),
+    status: runStatus(snapshot),
+    created_at: at,
+    actor: 'system',
+    derived: true,
+  };
+  return facts.map((f, i) => ({
+    ...base,
+    seq: seq + i,
+    type: f.type,
+    message: f.message,
+    payload: f.payload,
+  }));
 }
 
 /** Approval rows whose content changed between two snapshots (all of them when `prev` is null). */

@@ -2,8 +2,9 @@ import { openApproval } from '../machines/run-context.ts';
 import { ProviderWork, type RunEvent } from '../machines/run-events.ts';
 import { phase } from '../machines/run-state.ts';
 import type { DueTimer } from '../persistence/types.ts';
+import { isRefusal } from './errors.ts';
 import type { CancelWork } from './run-cancel.ts';
-import { isRefusal, type RunCore } from './run-core.ts';
+import type { RunCore } from './run-core.ts';
 import type { RunWorker } from './run-worker.ts';
 
 export interface TimerOptions {

@@ -1,10 +1,10 @@
 import type { ProviderWork, RunEvent } from '../machines/run-events.ts';
 import type { RunSnapshot } from '../machines/run-state.ts';
 import { workFor } from '../machines/run-work.ts';
-import { HitlError } from './errors.ts';
+import { HitlError, isRefusal } from './errors.ts';
 import { escapeText, storablePrediction } from './providers/storable.ts';
 import { type PredictionState, type Provider, ProviderError } from './providers/types.ts';
-import { type CommitCause, isRefusal, type RunCore } from './run-core.ts';
+import type { CommitCause, RunCore } from './run-core.ts';
 
 type PredictionErrorCode = Extract<RunEvent, { type: 'prediction.error' }>['code'];
 

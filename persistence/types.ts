@@ -7,6 +7,10 @@ import type { EventRow as LoggedEvent } from '../machines/view-schemas.ts';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+/** What the cache and the bus take: a value `JSON.stringify` writes as is (the runtime's own
+ *  data: plain objects and arrays, their content opaque here), read back as `Json`. */
+export type JsonInput = Json | readonly unknown[] | { readonly [key: string]: unknown };
+
 /** One row of a run's append-only event log (SPEC §2.6): the read side's `EventRow`, and whether it is derived. */
 export interface EventRow extends LoggedEvent {
   /** A fact derived from the previous input event (e.g. `approval.opened`); skipped on replay. */
@@ -206,7 +210,7 @@ export interface RunStore {
 export interface SnapshotCache {
   get(runId: string): Promise<{ version: number; value: Json } | null>;
   /** Compare-and-set: stores only if no entry or the stored version is lower. Returns whether stored. */
-  set(runId: string, version: number, value: Json): Promise<boolean>;
+  set(runId: string, version: number, value: JsonInput): Promise<boolean>;
   del(runId: string): Promise<void>;
   /** Whether the backing store answers now. */
   healthy(): boolean;
@@ -215,7 +219,7 @@ export interface SnapshotCache {
 
 /** Cross-node fan-out (Redis pub/sub or in-process). At-most-once: subscribers catch up from Postgres. */
 export interface Bus {
-  publish(channel: string, message: Json): Promise<void>;
+  publish(channel: string, message: JsonInput): Promise<void>;
   /** Returns an unsubscribe function. `onReconnect` is called after a lost connection comes back. */
   subscribe(channel: string, onMessage: (message: Json) => void, onReconnect?: () => void): () => void;
   healthy(): boolean;

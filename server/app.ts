@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
 import { matchedRoutes } from 'hono/route';
 import { secureHeaders } from 'hono/secure-headers';
 import type { ApprovalService } from '../actors/approvals.ts';
-import type { Logger } from '../actors/run-core.ts';
+import { type Logger, silent } from '../actors/logger.ts';
 import type { RunHost } from '../actors/run-host.ts';
 import type { App, AppEnv } from './app-env.ts';
 import type { Auth } from './auth/auth.ts';
@@ -58,8 +58,6 @@ export interface AppOptions {
   /** Shown in /openapi.json. */
   version?: string;
 }
-
-const silent: Logger = { info() {}, warn() {}, error() {} };
 
 /** The Hono app of SPEC §3: routes declared with `createRoute`, one auth middleware, one error boundary. */
 export function createApp(opts: AppOptions): App {

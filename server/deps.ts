@@ -1,5 +1,5 @@
 import type { ApprovalService } from '../actors/approvals.ts';
-import type { Logger } from '../actors/run-core.ts';
+import type { Logger } from '../actors/logger.ts';
 import type { RunHost } from '../actors/run-host.ts';
 import type { Auth } from './auth/auth.ts';
 import type { FailureLimiter } from './auth/rate-limit.ts';

@@ -1,4 +1,4 @@
-import type { Logger } from '../actors/run-core.ts';
+import type { Logger } from '../actors/logger.ts';
 import type { RunHost } from '../actors/run-host.ts';
 import { runMachine } from '../machines/run-machine.ts';
 

@@ -1,6 +1,6 @@
 import { WebSocket } from 'ws';
 import { HitlError } from '../../actors/errors.ts';
-import type { Logger } from '../../actors/run-core.ts';
+import type { Logger } from '../../actors/logger.ts';
 import type { RunHost } from '../../actors/run-host.ts';
 import type { ApprovalMessage, RunMessage } from '../../actors/run-messages.ts';
 import { isTerminalStatus } from '../../machines/schemas.ts';

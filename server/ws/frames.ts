@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { ApprovalService } from '../../actors/approvals.ts';
 import { HitlError } from '../../actors/errors.ts';
-import type { Logger } from '../../actors/run-core.ts';
+import type { Logger } from '../../actors/logger.ts';
 import type { DecisionRequest } from '../../actors/run-decide.ts';
 import type { RunHost } from '../../actors/run-host.ts';
 import { canDecide, type Principal } from '../auth/auth.ts';

@@ -2,7 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { ApprovalService } from '../../actors/approvals.ts';
-import type { Logger } from '../../actors/run-core.ts';
+import type { Logger } from '../../actors/logger.ts';
 import type { RunHost } from '../../actors/run-host.ts';
 import type { HostMessage } from '../../actors/run-messages.ts';
 import type { Auth, Principal } from '../auth/auth.ts';

@@ -1,5 +1,5 @@
+import type { Logger } from '../../actors/logger.ts';
 import { redact } from '../../actors/redact.ts';
-import type { Logger } from '../../actors/run-core.ts';
 import type { HostMessage } from '../../actors/run-messages.ts';
 import { createStepMemory, type Frame, relayFramesFor } from './events.ts';
 

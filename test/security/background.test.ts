@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Logger } from '../../actors/logger.ts';
 import { createEchoProvider } from '../../actors/providers/echo.ts';
 import { createProviderRegistry } from '../../actors/providers/registry.ts';
-import type { Logger } from '../../actors/run-core.ts';
 import type { HostMessage } from '../../actors/run-messages.ts';
 import { createMemoryBus } from '../../persistence/memory.ts';
 import type { Json } from '../../persistence/types.ts';

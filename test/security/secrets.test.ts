@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Logger } from '../../actors/logger.ts';
 import { isSecretKey } from '../../actors/redact.ts';
-import type { Logger } from '../../actors/run-core.ts';
 import type { HostMessage } from '../../actors/run-messages.ts';
 import { createRelay } from '../../server/ws/relay.ts';
 import { awaitEnd, awaitHuman, openApproval, type TestApp, testApp } from '../server/support.ts';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Logger } from '../../actors/run-core.ts';
+import type { Logger } from '../../actors/logger.ts';
 import { createAuth } from '../../server/auth/auth.ts';
 import { attachWebSocket, type WebSocketHub } from '../../server/ws/hub.ts';
 import { describeBrowser, openBrowser, SHOTS } from './browser.ts';

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { Logger } from '../../actors/run-core.ts';
+import type { Logger } from '../../actors/logger.ts';
 import { startInspector } from '../../server/inspect.ts';
 import { awaitEnd, awaitHuman, createEchoRun, openApproval, type TestApp, withTestApp } from './support.ts';
 

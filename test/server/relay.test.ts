@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Logger } from '../../actors/run-core.ts';
+import type { Logger } from '../../actors/logger.ts';
 import type { RunMessage } from '../../actors/run-messages.ts';
 import { createRelay, relayEndpoint } from '../../server/ws/relay.ts';
 

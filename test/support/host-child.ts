@@ -15,11 +15,11 @@
  */
 import { createInterface } from 'node:readline';
 import { HitlError } from '../../actors/errors.ts';
+import type { Logger } from '../../actors/logger.ts';
 import { createEchoProvider } from '../../actors/providers/echo.ts';
 import { createProviderRegistry } from '../../actors/providers/registry.ts';
 import { createReplicateProvider } from '../../actors/providers/replicate.ts';
 import type { Provider } from '../../actors/providers/types.ts';
-import type { Logger } from '../../actors/run-core.ts';
 import { createRunHost } from '../../actors/run-host.ts';
 import { DecisionAction, effectiveConfig, HitlConfigInput } from '../../machines/schemas.ts';
 import { createMemoryBus, createMemoryCache } from '../../persistence/memory.ts';
