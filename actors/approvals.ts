@@ -1,13 +1,9 @@
-import { createActor, initialTransition, transition } from 'xstate';
+import { initialTransition, transition } from 'xstate';
 import { type ApprovalEvent, DEFAULT_STANDALONE_ACTIONS } from '../machines/approval-events.ts';
-import {
-  APPROVAL_MACHINE_VERSION,
-  type ApprovalSnapshot,
-  approvalMachine,
-  checkApprovalEvent,
-} from '../machines/approval-machine.ts';
+import { type ApprovalSnapshot, approvalMachine, checkApprovalEvent } from '../machines/approval-machine.ts';
 import type { Approval, DecisionAction } from '../machines/schemas.ts';
 import { type ApprovalRow, type DueTimer, StoreError } from '../persistence/types.ts';
+import { approvalEnvelope, approvalOf, approvalSnapshot } from './approval-rows.ts';
 import { HitlError } from './errors.ts';
 import { redact } from './redact.ts';
 import type { DecisionRequest } from './run-decide.ts';
@@ -33,18 +29,8 @@ export function createApprovalService(host: RunHost) {
   const core = coreOf(host);
   const store = core.deps.store;
 
-  function restore(row: ApprovalRow): ApprovalSnapshot {
-    if (row.envelope?.machine_version !== APPROVAL_MACHINE_VERSION) {
-      throw new HitlError('unavailable', 'Stored approval has an unknown machine version');
-    }
-    return createActor(approvalMachine, {
-      snapshot: row.envelope.snapshot as never,
-      input: undefined as never,
-    }).getSnapshot();
-  }
-
   function wire(row: ApprovalRow, snapshot: ApprovalSnapshot): Approval {
-    const base = row.approval as unknown as Approval;
+    const base = approvalOf(row);
     const ctx = snapshot.context;
     return {
       ...base,
@@ -92,11 +78,8 @@ export function createApprovalService(host: RunHost) {
       created_by: createdBy,
       created_at: s.at,
       expires_at,
-      approval: approval as unknown as Record<string, unknown>,
-      envelope: {
-        machine_version: APPROVAL_MACHINE_VERSION,
-        snapshot: approvalMachine.getPersistedSnapshot(snapshot),
-      },
+      approval,
+      envelope: approvalEnvelope(snapshot),
       version: 1,
     };
     await core.storeCall(() =>
@@ -116,8 +99,8 @@ export function createApprovalService(host: RunHost) {
   async function get(approvalId: string): Promise<{ approval: Approval; row: ApprovalRow } | null> {
     const row = await core.storeCall(() => store.getApproval(approvalId));
     if (!row) return null;
-    if (!row.envelope) return { approval: row.approval as unknown as Approval, row };
-    return { approval: wire(row, restore(row)), row };
+    if (!row.envelope) return { approval: approvalOf(row), row };
+    return { approval: wire(row, approvalSnapshot(row)), row };
   }
 
   /** Apply an event to a standalone approval with compare-and-set on its version. */
@@ -128,7 +111,7 @@ export function createApprovalService(host: RunHost) {
     for (let attempt = 0; attempt < 5; attempt++) {
       const row = await core.storeCall(() => store.getApproval(approvalId));
       if (!row) throw new HitlError('approval_not_found', `Approval ${approvalId} not found`);
-      const snapshot = restore(row);
+      const snapshot = approvalSnapshot(row);
       const event = make(row);
       const refused = checkApprovalEvent(snapshot, event);
       if (refused) throw new HitlError(refused.code, refused.message);
@@ -137,11 +120,8 @@ export function createApprovalService(host: RunHost) {
       const updated: ApprovalRow = {
         ...row,
         status: next.context.status,
-        approval: approval as unknown as Record<string, unknown>,
-        envelope: {
-          machine_version: APPROVAL_MACHINE_VERSION,
-          snapshot: approvalMachine.getPersistedSnapshot(next),
-        },
+        approval,
+        envelope: approvalEnvelope(next),
         version: row.version + 1,
       };
       try {

@@ -53,9 +53,10 @@ export const REDACTED = '[redacted]';
  * depth (SPEC §7). Iterative, so hostile nesting cannot overflow the stack; returns a copy.
  */
 export function redact<T>(value: T): T {
-  const root: { v: unknown } = { v: value };
-  const stack: Array<{ from: unknown; into: Record<string, unknown> | unknown[]; key: string | number }> = [
-    { from: value, into: root as unknown as Record<string, unknown>, key: 'v' },
+  const root: Record<string, unknown> = { v: value };
+  // `into`: the parent's copy (an object, or an array filled by index).
+  const stack: Array<{ from: unknown; into: object; key: string | number }> = [
+    { from: value, into: root, key: 'v' },
   ];
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
     const { from, into, key } = item;
@@ -77,7 +78,7 @@ export function redact<T>(value: T): T {
       }
       copy = obj;
     }
-    (into as Record<string | number, unknown>)[key] = copy;
+    Reflect.set(into, key, copy);
   }
   return root.v as T;
 }

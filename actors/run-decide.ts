@@ -1,6 +1,7 @@
 import { openApproval } from '../machines/run-context.ts';
 import type { RunEvent } from '../machines/run-events.ts';
 import type { DecisionAction } from '../machines/schemas.ts';
+import { isRecord } from '../machines/values.ts';
 import { redact } from './redact.ts';
 import type { LoadedRun, Stamp } from './run-core.ts';
 import type { RunWorker } from './run-worker.ts';
@@ -14,10 +15,6 @@ export interface DecisionRequest {
   /** `approved_by` from a service key, kept as `on_behalf_of`. */
   on_behalf_of?: string;
   client_timestamp?: string;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
@@ -46,7 +43,7 @@ export async function decisionEvent(
   const provider = () => worker.providerOf(run.snapshot);
 
   const rebuilt = (payloadEdits: unknown) => {
-    if (!isObject(payloadEdits) || !ctx.capabilities) return undefined;
+    if (!isRecord(payloadEdits) || !ctx.capabilities) return undefined;
     const merged = { ...(ctx.payload ?? {}), ...payloadEdits };
     const built = provider().validatePayload(ctx.request, ctx.capabilities, merged);
     return { payload: built.payload, issues: built.issues, changed_fields: built.changed_fields };
@@ -65,7 +62,7 @@ export async function decisionEvent(
       const e = edits ?? {};
       if (checkpoint === 'information_review' && onlyKeys(e, ['prompt', 'model_config'])) {
         const prompt = typeof e.prompt === 'string' ? e.prompt : ctx.request.prompt;
-        const model_config = isObject(e.model_config)
+        const model_config = isRecord(e.model_config)
           ? { ...ctx.request.model_config, ...e.model_config }
           : ctx.request.model_config;
         const report = await provider().capabilities({ ...ctx.request, prompt, model_config });

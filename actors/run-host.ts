@@ -1,4 +1,4 @@
-import type { RunCreated } from '../machines/run-events.ts';
+import type { RunCreated, RunEvent } from '../machines/run-events.ts';
 import { persisted, replay } from '../machines/run-replay.ts';
 import { upgradedSnapshot } from '../machines/run-upgrade.ts';
 import { statusView } from '../machines/run-view.ts';
@@ -38,6 +38,9 @@ export function coreOf(host: RunHost): RunCore {
   if (!core) throw new Error('not a run host');
   return core;
 }
+
+/** The event of each control request. */
+const CONTROL = { pause: 'run.paused', cancel: 'run.cancelled' } as const;
 
 function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
@@ -107,11 +110,11 @@ export function createRunHost(opts: RunHostOptions) {
   }
 
   async function control(runId: string, op: 'pause' | 'resume' | 'cancel', actor: string, reason?: string) {
-    const type = op === 'pause' ? 'run.paused' : op === 'resume' ? 'run.resumed' : 'run.cancelled';
-    const run = await core.apply(
-      runId,
-      (_run, stamp) => ({ type, ...stamp(actor), ...(reason ? { reason } : {}) }) as never,
-    );
+    const run = await core.apply(runId, (_run, stamp): RunEvent => {
+      // `run.resumed` carries no reason.
+      if (op === 'resume') return { type: 'run.resumed', ...stamp(actor) };
+      return { type: CONTROL[op], ...stamp(actor), ...(reason ? { reason } : {}) };
+    });
     // SPEC §2.5: cancelling a run also cancels its in-flight prediction; the commit above wrote
     // that cancel as durable work (run-cancel.ts), done right after it or by any node later.
     return run;

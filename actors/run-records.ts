@@ -41,7 +41,7 @@ export function rowsFor(
       type: event.type,
       actor: event.actor,
       message: describe(event, next),
-      payload: event as unknown as Record<string, unknown>,
+      payload: event,
       derived: false,
     },
   ];
@@ -100,7 +100,7 @@ export function changedApprovals(
       created_by: createdBy,
       created_at: a.created_at,
       expires_at: a.expires_at,
-      approval: approvalView(ctx, a) as unknown as Record<string, unknown>,
+      approval: approvalView(ctx, a),
       envelope: null,
       version: 0,
     }));

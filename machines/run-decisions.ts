@@ -9,6 +9,7 @@ import {
 } from './run-context.ts';
 import type { RunEvent } from './run-events.ts';
 import type { ApprovalStatus, CheckpointType, DecisionAction, Step } from './schemas.ts';
+import { isRecord } from './values.ts';
 
 /** Pure helpers behind the run machine's guards and assigns. */
 
@@ -47,7 +48,7 @@ export function editsProblem(checkpoint: CheckpointType, event: DecisionEvent): 
       if ('prompt' in edits && (typeof edits.prompt !== 'string' || edits.prompt.trim() === '')) {
         return '`edits.prompt` must be a non-empty string';
       }
-      if ('model_config' in edits && !isObject(edits.model_config))
+      if ('model_config' in edits && !isRecord(edits.model_config))
         return '`edits.model_config` must be an object';
       if (!event.report) return 'the edited request could not be evaluated';
       return null;
@@ -55,7 +56,7 @@ export function editsProblem(checkpoint: CheckpointType, event: DecisionEvent): 
     if (checkpoint === 'payload_review' || checkpoint === 'error_recovery') {
       const extra = Object.keys(edits).filter((k) => k !== 'payload');
       if (extra.length > 0) return `${checkpoint} edits take only payload, not ${extra.join(', ')}`;
-      if (!isObject(edits.payload)) return '`edits.payload` must be an object';
+      if (!isRecord(edits.payload)) return '`edits.payload` must be an object';
       if (!event.built) return 'the edited payload could not be validated';
       return null;
     }
@@ -68,7 +69,7 @@ export function editsProblem(checkpoint: CheckpointType, event: DecisionEvent): 
   if (event.type === 'review.retry' && edits && Object.keys(edits).length > 0) {
     const extra = Object.keys(edits).filter((k) => k !== 'payload');
     if (extra.length > 0) return `retry edits take only payload, not ${extra.join(', ')}`;
-    if (!isObject(edits.payload)) return '`edits.payload` must be an object';
+    if (!isRecord(edits.payload)) return '`edits.payload` must be an object';
     if (!event.built) return 'the edited payload could not be validated';
     if (hasErrors(event.built.issues)) {
       const errors = event.built.issues.filter((i) => i.severity === 'error');
@@ -77,10 +78,6 @@ export function editsProblem(checkpoint: CheckpointType, event: DecisionEvent): 
     }
   }
   return null;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** The current step: the last entry of the history. */

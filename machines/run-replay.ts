@@ -1,4 +1,5 @@
 import { createActor } from 'xstate';
+import { type ApprovalSnapshot, approvalMachine } from './approval-machine.ts';
 import { RunCreated, RunEvent } from './run-events.ts';
 import { runMachine } from './run-machine.ts';
 import type { RunSnapshot } from './run-state.ts';
@@ -65,9 +66,14 @@ export function persisted(snapshot: RunSnapshot): unknown {
   return JSON.parse(JSON.stringify(runMachine.getPersistedSnapshot(snapshot)));
 }
 
-/** Rebuild a snapshot from its persisted JSON. */
+/** Rebuild a snapshot from its persisted JSON (the one place XState snapshots are restored). */
 export function restore(json: unknown): RunSnapshot {
   // An actor that is never started restores the snapshot without running anything.
   // `input` is required by the machine's types but unused when a snapshot is given.
   return createActor(runMachine, { snapshot: json as never, input: undefined }).getSnapshot();
+}
+
+/** Rebuild a standalone approval's snapshot from its persisted JSON (as `restore`). */
+export function restoreApproval(json: unknown): ApprovalSnapshot {
+  return createActor(approvalMachine, { snapshot: json as never, input: undefined as never }).getSnapshot();
 }

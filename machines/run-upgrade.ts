@@ -1,7 +1,7 @@
 import { RUN_MACHINE_VERSION } from './run-machine.ts';
+import { isRecord } from './values.ts';
 
 type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Explicit, tested steps from a stored snapshot of an earlier machine version to the current one
@@ -21,7 +21,7 @@ export function upgradedSnapshot(envelope: { machine_version?: unknown; snapshot
   let snapshot = envelope.snapshot;
   while (version !== RUN_MACHINE_VERSION) {
     const step = typeof version === 'number' ? STEPS[version] : undefined;
-    if (!step || !isObject(snapshot) || !isObject(snapshot.context)) return null;
+    if (!step || !isRecord(snapshot) || !isRecord(snapshot.context)) return null;
     snapshot = step(snapshot);
     version = (version as number) + 1;
   }

@@ -1,10 +1,11 @@
 import type { Fragment, Sql, TransactionSql } from 'postgres';
+import { isUuid } from '../machines/ids.ts';
 import { hydrateRows, type RunBlobs } from './postgres-blobs.ts';
 import { guard, sqlState } from './postgres-errors.ts';
 import { decodeCursor, keysetPage } from './postgres-paging.ts';
 import { reviewerMayDecide } from './postgres-reviewers.ts';
 import type { ApprovalDbRow } from './postgres-rows.ts';
-import { isUuid, jsonb, toApprovalRow } from './postgres-rows.ts';
+import { jsonb, toApprovalRow } from './postgres-rows.ts';
 import { syncTimers } from './postgres-timers.ts';
 import type { ApprovalRow, RunStore } from './types.ts';
 import { StoreError } from './types.ts';

@@ -1,5 +1,5 @@
 import type { Fragment, Sql } from 'postgres';
-import { isUuid } from './postgres-rows.ts';
+import { isUuid } from '../machines/ids.ts';
 import { type Page, StoreError } from './types.ts';
 
 /** The keyset position of a page: the last item's created_at and id. */

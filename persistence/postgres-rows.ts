@@ -54,8 +54,3 @@ const JSONB_OID = 3802;
 /** A jsonb parameter; callers hand in JSON-safe data by contract (snapshots, views, payloads). */
 export const jsonb = (sql: Sql | TransactionSql, value: unknown): Parameter<unknown> =>
   sql.typed(value, JSONB_OID);
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Whether `id` can be a uuid column value; anything else cannot match a row. */
-export const isUuid = (id: string): boolean => UUID.test(id);

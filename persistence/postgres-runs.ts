@@ -1,11 +1,12 @@
 import type { Fragment, Sql, TransactionSql } from 'postgres';
+import { isUuid } from '../machines/ids.ts';
 import { upsertApprovals } from './postgres-approvals.ts';
 import { type BlobMemory, hydrateRows, insertBlobs, RunBlobs } from './postgres-blobs.ts';
 import { guard, sqlState } from './postgres-errors.ts';
 import { decodeCursor, keysetPage } from './postgres-paging.ts';
 import { reviewerMayDecide } from './postgres-reviewers.ts';
 import type { EventDbRow, RunDbRow } from './postgres-rows.ts';
-import { isUuid, jsonb, toEventRow, toRunRecord } from './postgres-rows.ts';
+import { jsonb, toEventRow, toRunRecord } from './postgres-rows.ts';
 import { syncTimers } from './postgres-timers.ts';
 import type { CommitInput, EventRow, RunFilter, RunStore } from './types.ts';
 import { StoreError } from './types.ts';

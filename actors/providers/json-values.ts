@@ -1,13 +1,10 @@
+import { isRecord } from '../../machines/values.ts';
+
 /** Small helpers over JSON values, shared by the providers. */
 
 /** A string that is an http(s) URL or a data URI (what a model reads as a file). */
 export function isUrlLike(value: unknown): value is string {
   return typeof value === 'string' && /^(https?:\/\/|data:)/i.test(value.trim());
-}
-
-/** A plain JSON object (not an array, not null). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The JSON type name of a value; whole numbers are `integer` (an `integer` also fits `number`). */

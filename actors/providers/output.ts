@@ -1,5 +1,6 @@
 import type { ProcessedResponse } from '../../machines/schemas.ts';
-import { isRecord, isUrlLike, urlsInValue } from './json-values.ts';
+import { isRecord } from '../../machines/values.ts';
+import { isUrlLike, urlsInValue } from './json-values.ts';
 import type { PredictionState } from './types.ts';
 
 function wellFormed(url: string): boolean {

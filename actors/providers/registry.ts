@@ -1,5 +1,5 @@
+import { isRecord } from '../../machines/values.ts';
 import { HitlError } from '../errors.ts';
-import { isRecord } from './json-values.ts';
 import type { Provider } from './types.ts';
 
 /** The provider a run uses, the tool key that chose it, and its config (`data` unwrapped). */

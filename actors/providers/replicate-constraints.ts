@@ -1,7 +1,8 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import safeRegex from 'safe-regex2';
 import type { InputSchema, ValidationIssue } from '../../machines/schemas.ts';
-import { isDemo, isRecord, jsonType } from './json-values.ts';
+import { isRecord } from '../../machines/values.ts';
+import { isDemo, jsonType } from './json-values.ts';
 import { describeField, shownValue } from './replicate-describe.ts';
 import { toJsonSchema } from './replicate-input-schema.ts';
 

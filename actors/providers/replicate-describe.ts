@@ -1,4 +1,4 @@
-import { isRecord } from './json-values.ts';
+import { isRecord } from '../../machines/values.ts';
 
 /** Field schemas in words, for suggested fixes and the schema summary ("an integer from 3 to 12"). */
 

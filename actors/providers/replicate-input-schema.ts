@@ -1,5 +1,5 @@
 import type { InputSchema } from '../../machines/schemas.ts';
-import { isRecord } from './json-values.ts';
+import { isRecord } from '../../machines/values.ts';
 
 /** The keywords kept from a field's schema: what validation and the summary read, plus help text. */
 const KEPT = [

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Capabilities, InputSchema } from '../../machines/schemas.ts';
-import { isRecord, isUrlLike, jsonType } from './json-values.ts';
+import { isRecord } from '../../machines/values.ts';
+import { isUrlLike, jsonType } from './json-values.ts';
 import { inputSchemaFromOpenApi, takesUri } from './replicate-input-schema.ts';
 
 /** Fields that take the prompt, in the order they are tried (SPEC §5). */

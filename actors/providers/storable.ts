@@ -19,7 +19,8 @@ export const MAX_OUTPUT_DEPTH = 256;
 
 interface Slot {
   v: unknown;
-  into: Record<string | number, unknown>;
+  /** The copy of the parent (an object, or an array filled by index). */
+  into: object;
   key: string | number;
   path: string;
   depth: number;
@@ -36,22 +37,22 @@ export function storable<T>(value: T): { value: T; escaped: string[] } {
   const stack: Slot[] = [{ v: value, into: root, key: 'v', path: '', depth: 0 }];
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
     const { v, into, key, path, depth } = item;
+    let out: unknown;
     if (typeof v === 'string') {
       const bad = needsEscape(v);
       if (bad) escaped.push(path || '(value)');
-      into[key] = bad ? escapeText(v) : v;
+      out = bad ? escapeText(v) : v;
     } else if (typeof v !== 'object' || v === null) {
-      into[key] = v;
+      out = v;
     } else if (depth >= MAX_OUTPUT_DEPTH) {
       escaped.push(path || '(value)');
-      into[key] = `[nested deeper than ${MAX_OUTPUT_DEPTH} levels: cut]`;
+      out = `[nested deeper than ${MAX_OUTPUT_DEPTH} levels: cut]`;
     } else if (Array.isArray(v)) {
       const arr: unknown[] = new Array(v.length);
-      const target = arr as unknown as Record<number, unknown>;
       for (let i = 0; i < v.length; i++) {
-        stack.push({ v: v[i], into: target, key: i, path: `${path}[${i}]`, depth: depth + 1 });
+        stack.push({ v: v[i], into: arr, key: i, path: `${path}[${i}]`, depth: depth + 1 });
       }
-      into[key] = arr;
+      out = arr;
     } else {
       const obj: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v)) {
@@ -61,8 +62,9 @@ export function storable<T>(value: T): { value: T; escaped: string[] } {
         obj[safeKey] = null;
         stack.push({ v: x, into: obj, key: safeKey, path: p, depth: depth + 1 });
       }
-      into[key] = obj;
+      out = obj;
     }
+    Reflect.set(into, key, out);
   }
   return { value: root.v as T, escaped: [...new Set(escaped)].sort() };
 }

@@ -2,14 +2,10 @@ import type { ApprovalService } from '../../actors/approvals.ts';
 import { HitlError } from '../../actors/errors.ts';
 import type { LoadedRun } from '../../actors/run-core.ts';
 import type { RunHost } from '../../actors/run-host.ts';
+import { isUuid } from '../../machines/ids.ts';
 import { approvalView } from '../../machines/run-view.ts';
 import type { Approval } from '../../machines/schemas.ts';
 import { canDecide, canRead, type Principal } from './auth.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Ids are UUIDs; a malformed one is simply not found (SPEC §3), without asking any store. */
-export const isUuid = (id: string): boolean => UUID.test(id);
 
 const NO_REVIEWERS = { user_ids: [] as string[], roles: [] as string[] };
 
@@ -53,7 +49,7 @@ export async function existingRun(host: RunHost, id: string): Promise<LoadedRun>
 function checkpointOf(run: LoadedRun, approvalId: string): Approval | null {
   const ctx = run.snapshot.context;
   const record = ctx.approvals.find((a) => a.approval_id === approvalId);
-  return record ? (approvalView(ctx, record) as unknown as Approval) : null;
+  return record ? approvalView(ctx, record) : null;
 }
 
 /**
