@@ -8,7 +8,7 @@ import { reviewerMayDecide } from './postgres-reviewers.ts';
 import type { EventDbRow, RunDbRow } from './postgres-rows.ts';
 import { jsonb, toEventRow, toRunRecord } from './postgres-rows.ts';
 import { syncTimers } from './postgres-timers.ts';
-import type { CommitInput, EventRow, RunFilter, RunStore } from './types.ts';
+import type { ApprovalRow, CommitInput, EventRow, RunFilter, RunStore } from './types.ts';
 import { StoreError } from './types.ts';
 
 const RUN_COLUMNS = (sql: Sql) => sql`
@@ -99,16 +99,37 @@ export function createRunOps(
   | 'expiredLeases'
   | 'renewLeases'
 > {
+  /**
+   * One run's write in its own transaction: `write` (with the run's blobs), then the approvals and
+   * the blobs it referenced. The blobs count as written once it commits; a duplicate key is a
+   * concurrent writer (`seq_conflict`).
+   */
+  async function writeRun(
+    runId: string,
+    approvals: ApprovalRow[],
+    write: (tx: TransactionSql, blobs: RunBlobs) => Promise<void>,
+  ): Promise<void> {
+    const blobs = new RunBlobs(runId, memory);
+    await sql
+      .begin(async (tx) => {
+        await write(tx, blobs);
+        await upsertApprovals(tx, approvals, blobs);
+        await insertBlobs(tx, blobs.rows());
+      })
+      .then(() => blobs.committed())
+      .catch((err: unknown) => {
+        throw asSeqConflict(err, runId);
+      });
+  }
+
   return {
     createRun: (run) =>
       guard('createRun', async () => {
         const r = run.record;
         checkNumbering(r.run_id, 1, run.events);
         if (r.seq !== run.events.length) throw new Error(`record.seq must be ${run.events.length}`);
-        const blobs = new RunBlobs(r.run_id, memory);
-        await sql
-          .begin(async (tx) => {
-            await tx`
+        await writeRun(r.run_id, run.approvals, async (tx, blobs) => {
+          await tx`
               insert into runs (run_id, seq, status, current_step, user_id, session_id, created_by,
                                 envelope, view, work_pending, owner, lease_until, created_at, updated_at)
               values (${r.run_id}, ${r.seq}, ${r.status}, ${r.current_step}, ${r.user_id ?? null},
@@ -116,15 +137,9 @@ export function createRunOps(
                       ${run.work_pending}, ${run.owner}, ${leaseEnd(tx, run.lease_ms)},
                       ${r.created_at}, ${r.updated_at})
             `;
-            await insertEvents(tx, run.events, blobs);
-            await syncTimers(tx, r.run_id, r.run_id, run.timers);
-            await upsertApprovals(tx, run.approvals, blobs);
-            await insertBlobs(tx, blobs.rows());
-          })
-          .then(() => blobs.committed())
-          .catch((err: unknown) => {
-            throw asSeqConflict(err, r.run_id);
-          });
+          await insertEvents(tx, run.events, blobs);
+          await syncTimers(tx, r.run_id, r.run_id, run.timers);
+        });
       }),
 
     commit: (change) =>
@@ -134,11 +149,9 @@ export function createRunOps(
         const lease = change.require_lease_expired
           ? sql`and (lease_until is null or lease_until < now() or owner = ${change.owner})`
           : sql``;
-        const blobs = new RunBlobs(change.run_id, memory);
-        await sql
-          .begin(async (tx) => {
-            // The row lock taken here serialises racing commits; the loser re-reads seq and misses.
-            const updated = await tx`
+        await writeRun(change.run_id, change.approvals, async (tx, blobs) => {
+          // The row lock taken here serialises racing commits; the loser re-reads seq and misses.
+          const updated = await tx`
               update runs
                  set seq = ${change.expected_seq + change.events.length},
                      status = ${change.status},
@@ -152,27 +165,21 @@ export function createRunOps(
                where run_id = ${change.run_id} and seq = ${change.expected_seq} ${lease}
               returning run_id
             `;
-            if (updated.length === 0) throw await whyRefused(tx, change);
-            await insertEvents(tx, change.events, blobs);
-            if (change.timers_changed !== false)
-              await syncTimers(tx, change.run_id, change.run_id, change.timers);
-            for (const w of change.work ?? []) {
-              await tx`
+          if (updated.length === 0) throw await whyRefused(tx, change);
+          await insertEvents(tx, change.events, blobs);
+          if (change.timers_changed !== false)
+            await syncTimers(tx, change.run_id, change.run_id, change.timers);
+          for (const w of change.work ?? []) {
+            await tx`
                 insert into timers (owner_id, run_id, kind, key, fire_at)
                 values (${change.run_id}, ${change.run_id}, ${w.kind}, ${w.key}, ${w.fire_at})
                 on conflict (owner_id, kind, key) do nothing
               `;
-            }
-            const done = (change.work_done ?? []).filter((t) => /^[0-9]{1,18}$/.test(t));
-            if (done.length > 0)
-              await tx`delete from timers where owner_id = ${change.run_id} and id = any(${done}::bigint[])`;
-            await upsertApprovals(tx, change.approvals, blobs);
-            await insertBlobs(tx, blobs.rows());
-          })
-          .then(() => blobs.committed())
-          .catch((err: unknown) => {
-            throw asSeqConflict(err, change.run_id);
-          });
+          }
+          const done = (change.work_done ?? []).filter((t) => /^[0-9]{1,18}$/.test(t));
+          if (done.length > 0)
+            await tx`delete from timers where owner_id = ${change.run_id} and id = any(${done}::bigint[])`;
+        });
       }),
 
     getRun: (runId) =>

@@ -44,45 +44,52 @@ export function createMetrics(deps: { host: RunHost; wsCount?: () => number }) {
       for (const [status, total] of counts) if (total !== null) this.set({ status }, total);
     },
   });
-  const humanWait = new Histogram({
-    name: 'hitl_human_wait_seconds',
-    help: 'Time an approval waited for a human (or its timeout), by checkpoint type',
-    labelNames: ['checkpoint_type', 'action'],
-    buckets: HUMAN_SECONDS,
-    registers: [registry],
-  });
-  const decisionLatency = new Histogram({
-    name: 'hitl_decision_latency_seconds',
-    help: 'From receiving a decision over HTTP to its acknowledgement (committed)',
-    buckets: SECONDS,
-    registers: [registry],
-  });
-  const applyLatency = new Histogram({
-    name: 'hitl_event_apply_seconds',
-    help: 'From stamping an event to its commit being published',
-    buckets: SECONDS,
-    registers: [registry],
-  });
+  /** A histogram of this registry, observed with `labelNames` (none by default). */
+  const histogram = <L extends string = never>(
+    name: string,
+    help: string,
+    buckets: number[],
+    labelNames: readonly L[] = [],
+  ) => new Histogram<L>({ name, help, labelNames, buckets, registers: [registry] });
+  /** A counter the runtime keeps: read on scrape. */
+  const runtimeCounter = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  const humanWait = histogram(
+    'hitl_human_wait_seconds',
+    'Time an approval waited for a human (or its timeout), by checkpoint type',
+    HUMAN_SECONDS,
+    ['checkpoint_type', 'action'],
+  );
+  const decisionLatency = histogram(
+    'hitl_decision_latency_seconds',
+    'From receiving a decision over HTTP to its acknowledgement (committed)',
+    SECONDS,
+  );
+  const applyLatency = histogram(
+    'hitl_event_apply_seconds',
+    'From stamping an event to its commit being published',
+    SECONDS,
+  );
   // Counted by the runtime: logical commits (one per input) and the Postgres write transactions
   // they and everything else took (group commit makes the second smaller than the first).
-  new Counter({
-    name: 'hitl_commits_total',
-    help: 'Logical commits (one per accepted input) made by this node',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(host.stats().commits);
-    },
-  });
-  new Counter({
-    name: 'hitl_write_transactions_total',
-    help: 'Postgres write transactions started by this node (group commits, timers, leases, keys)',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(host.stats().write_transactions);
-    },
-  });
+  runtimeCounter(
+    'hitl_commits_total',
+    'Logical commits (one per accepted input) made by this node',
+    () => host.stats().commits,
+  );
+  runtimeCounter(
+    'hitl_write_transactions_total',
+    'Postgres write transactions started by this node (group commits, timers, leases, keys)',
+    () => host.stats().write_transactions,
+  );
   new Gauge({
     name: 'hitl_websockets_open',
     help: 'Open WebSocket connections on this node',
@@ -97,13 +104,12 @@ export function createMetrics(deps: { host: RunHost; wsCount?: () => number }) {
     labelNames: ['method', 'route', 'status'],
     registers: [registry],
   });
-  const httpDuration = new Histogram({
-    name: 'hitl_http_request_duration_seconds',
-    help: 'HTTP request duration by route',
-    labelNames: ['method', 'route'],
-    buckets: SECONDS,
-    registers: [registry],
-  });
+  const httpDuration = histogram(
+    'hitl_http_request_duration_seconds',
+    'HTTP request duration by route',
+    SECONDS,
+    ['method', 'route'],
+  );
 
   // Approvals opened, to time them when they close (on any node: the bus brings the others').
   const open = new Map<string, { created_at: string; checkpoint_type: string }>();

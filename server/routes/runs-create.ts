@@ -36,6 +36,19 @@ const teamsHitlBody = jsonBody(TeamsRunHitlBody);
 const teamsBody = jsonBody(TeamsRunBody);
 type CreateBody = Pick<CreateRunBody, 'run_input' | 'hitl_config'>;
 
+/** `/hitl/run` and `/teams/run-hitl`: a JSON body, the owner query, 201 with the new run. */
+function creationRoute(path: string, summary: string, body: typeof createBody | typeof teamsHitlBody) {
+  return createRoute({
+    method: 'post',
+    path,
+    tags: ['runs'],
+    summary,
+    middleware: [body.middleware] as const,
+    request: { body: body.doc, query: OwnerQuery },
+    responses: responses({ 201: RunCreatedResponse, ...CREATE_ERRORS }),
+  });
+}
+
 const first = (values: Array<unknown>): string | null =>
   (values.find((v) => typeof v === 'string' && v !== '') as string | undefined) ?? null;
 
@@ -87,37 +100,22 @@ export function runCreateRoutes(app: App, deps: RouteDeps, idempotency: Idempote
     });
   }
 
-  app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/hitl/run',
-      tags: ['runs'],
-      summary: 'Create a run (Idempotency-Key supported)',
-      middleware: [createBody.middleware] as const,
-      request: { body: createBody.doc, query: OwnerQuery },
-      responses: responses({ 201: RunCreatedResponse, ...CREATE_ERRORS }),
-    }),
-    (c) => {
-      const body = createBody.of(c);
-      const query = c.req.valid('query');
-      return creation(
-        c,
-        { base: {}, userIds: [body.user_id, query.user_id], sessionIds: [body.session_id, query.session_id] },
-        body,
-      );
-    },
-  );
+  app.openapi(creationRoute('/hitl/run', 'Create a run (Idempotency-Key supported)', createBody), (c) => {
+    const body = createBody.of(c);
+    const query = c.req.valid('query');
+    return creation(
+      c,
+      { base: {}, userIds: [body.user_id, query.user_id], sessionIds: [body.session_id, query.session_id] },
+      body,
+    );
+  });
 
   app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/teams/run-hitl',
-      tags: ['runs'],
-      summary: 'Create a run with require_human at payload_review by default (legacy)',
-      middleware: [teamsHitlBody.middleware] as const,
-      request: { body: teamsHitlBody.doc, query: OwnerQuery },
-      responses: responses({ 201: RunCreatedResponse, ...CREATE_ERRORS }),
-    }),
+    creationRoute(
+      '/teams/run-hitl',
+      'Create a run with require_human at payload_review by default (legacy)',
+      teamsHitlBody,
+    ),
     (c) => {
       const query = c.req.valid('query');
       const base: HitlConfigInput = { policy: 'require_human', allowed_steps: ['payload_review'] };
