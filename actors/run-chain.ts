@@ -1,4 +1,4 @@
-import type { RunCreated, RunEvent } from '../machines/run-events.ts';
+import type { EventStamp, RunCreated, RunEvent } from '../machines/run-events.ts';
 import { step } from '../machines/run-replay.ts';
 import { type RunSnapshot, refusal } from '../machines/run-state.ts';
 import { workFor } from '../machines/run-work.ts';
@@ -6,11 +6,8 @@ import type { EventRow } from '../persistence/types.ts';
 import type { ProviderRegistry } from './providers/registry.ts';
 import { rowsFor } from './run-records.ts';
 
-export interface Stamp {
-  at: string;
-  actor: string;
-  id: string;
-}
+/** The stamp of an event (machines/run-events.ts). */
+export type Stamp = EventStamp;
 
 /**
  * The next step the state asks for when it needs no I/O (SPEC §8 commit model), as the event

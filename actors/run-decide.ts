@@ -6,16 +6,12 @@ import { redact } from './redact.ts';
 import type { LoadedRun, Stamp } from './run-core.ts';
 import type { RunWorker } from './run-worker.ts';
 
-/** A reviewer's or service's decision as received at the edge. */
-export interface DecisionRequest {
-  approval_id: string;
-  action: DecisionAction;
-  edits?: Record<string, unknown>;
-  reason?: string;
-  /** `approved_by` from a service key, kept as `on_behalf_of`. */
-  on_behalf_of?: string;
-  client_timestamp?: string;
-}
+/** What every review event carries besides its stamp (machines/run-events.ts). */
+type DecisionFields = Omit<Extract<RunEvent, { type: 'review.approve' }>, 'type' | keyof Stamp>;
+
+/** A reviewer's or service's decision as received at the edge (`on_behalf_of`: a service key's
+ *  `approved_by`). */
+export type DecisionRequest = DecisionFields & { action: DecisionAction; edits?: Record<string, unknown> };
 
 /**
  * Build the machine event for a decision. Edits that need the provider (new capabilities after an

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Approval } from '../machines/schemas.ts';
-import { EventRow } from '../machines/view-schemas.ts';
+import { isRecord } from '../machines/values.ts';
+import { StoredEventRow } from '../machines/view-schemas.ts';
 
 /**
  * What a committed change tells subscribers on every node (WebSocket, SSE, long-polls), as zod
@@ -29,12 +30,12 @@ export const RunMessage = z.object({
   current_step: z.string(),
   seq: z.number(),
   /** The rows the change logged, derived facts included. */
-  events: z.array(EventRow.extend({ derived: z.boolean() })),
+  events: z.array(StoredEventRow),
   /** Approvals opened by this change, in their wire shape. */
   opened: z.array(Approval),
   /** Approvals closed by this change. */
   resolved: z.array(ResolvedMessage),
-  reviewers: z.object({ user_ids: z.array(z.string()), roles: z.array(z.string()) }),
+  reviewers: Approval.shape.reviewers,
   /** The run opened an approval (any status): only then may its reviewers read it (SPEC §7). */
   has_approvals: z.boolean().optional(),
 });
@@ -52,27 +53,25 @@ export type ApprovalMessage = z.infer<typeof ApprovalMessage>;
 
 export type HostMessage = RunMessage | ApprovalMessage;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-
 /**
  * A shallow shape check of a message from the bus (another node, another version): enough that
  * subscribers may read its fields, never a recursive parse (SPEC §7).
  */
 export function isHostMessage(m: unknown): m is HostMessage {
-  if (!isObject(m) || typeof m.node !== 'string') return false;
+  if (!isRecord(m) || typeof m.node !== 'string') return false;
   if (m.kind === 'run') {
     return (
       typeof m.run_id === 'string' &&
       typeof m.status === 'string' &&
       Array.isArray(m.events) &&
-      m.events.every(isObject) &&
+      m.events.every(isRecord) &&
       Array.isArray(m.opened) &&
-      m.opened.every(isObject) &&
+      m.opened.every(isRecord) &&
       Array.isArray(m.resolved) &&
-      isObject(m.reviewers)
+      isRecord(m.reviewers)
     );
   }
-  return m.kind === 'approval' && isObject(m.approval) && isObject(m.approval.reviewers);
+  return m.kind === 'approval' && isRecord(m.approval) && isRecord(m.approval.reviewers);
 }
 
 /** A subscriber that can never throw into its caller (a commit, a bus): its errors are logged. */

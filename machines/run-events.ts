@@ -11,6 +11,19 @@ const Stamp = {
   actor: z.string().min(1),
   id: z.uuid(),
 };
+/** The stamp every event gets at the edge. */
+export const EventStamp = z.object(Stamp);
+export type EventStamp = z.infer<typeof EventStamp>;
+
+/** What the run asks a provider for (secrets already redacted). */
+export const RunRequest = z.object({
+  prompt: z.string(),
+  /** `document_url` first, then `attachments`, in order. */
+  attachments: z.array(z.string()),
+  /** The tool config value for this provider (for Replicate: the model config, `data` unwrapped). */
+  model_config: z.record(z.string(), z.unknown()),
+});
+export type RunRequest = z.infer<typeof RunRequest>;
 
 /** Machine input, logged as the `run.created` row. */
 export const RunCreated = z.object({
@@ -23,11 +36,7 @@ export const RunCreated = z.object({
   provider: z.string(),
   tool_key: z.string(),
   original_input: z.record(z.string(), z.unknown()),
-  request: z.object({
-    prompt: z.string(),
-    attachments: z.array(z.string()),
-    model_config: z.record(z.string(), z.unknown()),
-  }),
+  request: RunRequest,
 });
 export type RunCreated = z.infer<typeof RunCreated>;
 

@@ -256,3 +256,8 @@ export const EventRow = z
     ],
   });
 export type EventRow = z.infer<typeof EventRow>;
+
+/** A row as the log stores it and messages carry it: `derived` marks a fact that follows from the
+ *  input before it (e.g. `approval.opened`), skipped on replay. Not in the API's answers. */
+export const StoredEventRow = EventRow.extend({ derived: z.boolean() });
+export type StoredEventRow = z.infer<typeof StoredEventRow>;

@@ -3,7 +3,7 @@
  * Values are opaque JSON; the layers above validate what they read.
  */
 
-import type { EventRow as LoggedEvent } from '../machines/view-schemas.ts';
+import type { StoredEventRow } from '../machines/view-schemas.ts';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -11,11 +11,9 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
  *  data: plain objects and arrays, their content opaque here), read back as `Json`. */
 export type JsonInput = Json | readonly unknown[] | { readonly [key: string]: unknown };
 
-/** One row of a run's append-only event log (SPEC §2.6): the read side's `EventRow`, and whether it is derived. */
-export interface EventRow extends LoggedEvent {
-  /** A fact derived from the previous input event (e.g. `approval.opened`); skipped on replay. */
-  derived: boolean;
-}
+/** One row of a run's append-only event log (SPEC §2.6): the read side's `EventRow`, and whether
+ *  it is derived (machines/view-schemas.ts). */
+export type EventRow = StoredEventRow;
 
 /** Snapshots are stored in a versioned envelope, never raw (STYLE rule 14). */
 export interface SnapshotEnvelope {

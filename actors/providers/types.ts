@@ -1,33 +1,31 @@
-import type {
+import { z } from 'zod';
+import {
   BuiltPayload as MachineBuiltPayload,
   CapabilityReport as MachineCapabilityReport,
+  type RunRequest,
 } from '../../machines/run-events.ts';
 import type { Capabilities, ProcessedResponse } from '../../machines/schemas.ts';
 
-/** What a provider needs to know about the run's request (secrets already redacted). */
-export interface ProviderRequest {
-  prompt: string;
-  /** `document_url` first, then `attachments`, in order. */
-  attachments: string[];
-  /** The tool config value for this provider (for Replicate: the model config, `data` unwrapped). */
-  model_config: Record<string, unknown>;
-}
+/** What a provider needs to know about the run's request: the run's `request` (secrets already redacted). */
+export type ProviderRequest = RunRequest;
 
 /** The machine's `CapabilityReport`, with the four signals of SPEC §2.2 step 1 named. */
-export interface CapabilityReport extends MachineCapabilityReport {
-  signals: {
-    model_identified: boolean;
-    schema_present: boolean;
-    prompt_placed: boolean;
-    attachments_placed: boolean;
-  };
-}
+export const CapabilityReport = MachineCapabilityReport.extend({
+  signals: z.object({
+    model_identified: z.boolean(),
+    schema_present: z.boolean(),
+    prompt_placed: z.boolean(),
+    attachments_placed: z.boolean(),
+  }),
+});
+export type CapabilityReport = z.infer<typeof CapabilityReport>;
 
 /** The machine's `BuiltPayload`, plus where the prompt and attachments went (to count changed fields). */
-export interface BuiltPayload extends MachineBuiltPayload {
-  prompt_field: string | null;
-  attachment_fields: string[];
-}
+export const BuiltPayload = MachineBuiltPayload.extend({
+  prompt_field: z.string().nullable(),
+  attachment_fields: z.array(z.string()),
+});
+export type BuiltPayload = z.infer<typeof BuiltPayload>;
 
 export interface PredictionRef {
   id: string;

@@ -1,17 +1,17 @@
 import { createLru } from '../../actors/lru.ts';
-import type { ApprovalMessage, HostMessage, RunMessage } from '../../actors/run-messages.ts';
+import type { ApprovalMessage, HostMessage, ResolvedMessage, RunMessage } from '../../actors/run-messages.ts';
 import { type Approval, isTerminalStatus, STEP_ORDER } from '../../machines/schemas.ts';
+import { isRecord } from '../../machines/values.ts';
+import type { StoredEventRow } from '../../machines/view-schemas.ts';
+import type { ServerFrame } from './schemas.ts';
 
 /** A server → client frame: `{ type, data }` (replies add `request_id`). */
-export interface Frame {
-  type: string;
-  data: Record<string, unknown>;
-}
+export type Frame = ServerFrame;
 
 /** `hitl_approval_resolved` data (SPEC §4). */
-export type Resolved = RunMessage['resolved'][number];
+export type Resolved = ResolvedMessage;
 /** One row of a run's event log (SPEC §2.6), as messages carry it. */
-export type EventRow = RunMessage['events'][number];
+export type EventRow = StoredEventRow;
 
 const SUMMARY_BYTES = 4096;
 
@@ -30,9 +30,7 @@ export function summarize(value: unknown): unknown {
 function errorOf(row: EventRow): Record<string, unknown> | null {
   if (row.type === 'run.failed') {
     const err = row.payload['error'];
-    return typeof err === 'object' && err !== null
-      ? (err as Record<string, unknown>)
-      : { message: row.message };
+    return isRecord(err) ? err : { message: row.message };
   }
   if (row.type === 'provider.failed') {
     return { code: 'provider_error', message: row.payload['message'] ?? row.message };

@@ -1,7 +1,41 @@
 import { z } from 'zod';
-import { DecisionAction } from '../../machines/schemas.ts';
+import { ResolvedMessage } from '../../actors/run-messages.ts';
+import { Approval, DecisionAction } from '../../machines/schemas.ts';
+import { EventRow } from '../../machines/view-schemas.ts';
 
-/** Client → server frame schemas of SPEC §4, one per contract. */
+/** The frame schemas of SPEC §4, one per contract: what the server pushes, what clients send. */
+
+const { run_id, seq, type, step, status, message, created_at } = EventRow.shape;
+
+/**
+ * A server → client frame that follows runs and approvals (replies are `replyFrame`'s). Its data
+ * is open (clients ignore fields they do not know), so every frame's data reads as a record.
+ */
+export const ServerFrame = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('hitl_status_update'),
+    data: z.looseObject({
+      run_id,
+      status,
+      current_step: step,
+      event_type: type,
+      message,
+      seq,
+      timestamp: created_at,
+    }),
+  }),
+  z.object({
+    type: z.literal('hitl_step_completion'),
+    data: z.looseObject({ run_id, step, result: z.unknown(), timestamp: created_at }),
+  }),
+  z.object({
+    type: z.literal('hitl_error'),
+    data: z.looseObject({ run_id, error: z.record(z.string(), z.unknown()), step, timestamp: created_at }),
+  }),
+  z.object({ type: z.literal('hitl_approval_request'), data: Approval.loose() }),
+  z.object({ type: z.literal('hitl_approval_resolved'), data: ResolvedMessage.loose() }),
+]);
+export type ServerFrame = z.infer<typeof ServerFrame>;
 
 /** A client's `request_id`, echoed on the reply. */
 export const RequestId = z.union([z.string().max(200), z.number()]);
