@@ -3,6 +3,7 @@ import { persisted, replay } from '../machines/run-replay.ts';
 import { upgradedSnapshot } from '../machines/run-upgrade.ts';
 import { statusView } from '../machines/run-view.ts';
 import type { HitlConfig } from '../machines/schemas.ts';
+import { isRecord } from '../machines/values.ts';
 import type { RunStatusView } from '../machines/view-schemas.ts';
 import type { EventRow, IdempotencyRecord, RunFilter } from '../persistence/types.ts';
 import { canonical } from './canonical.ts';
@@ -65,11 +66,8 @@ export function createRunHost(opts: RunHostOptions) {
 
   async function createRun(req: CreateRunRequest): Promise<LoadedRun> {
     const toolConfig = req.run_input.agent_tool_config;
-    const resolved = opts.providers.resolve(
-      typeof toolConfig === 'object' && toolConfig !== null
-        ? (toolConfig as Record<string, unknown>)
-        : undefined,
-    );
+    // A record at the edge (RunInput's schema).
+    const resolved = opts.providers.resolve(isRecord(toolConfig) ? toolConfig : undefined);
     if (!resolved.provider.configured()) {
       throw new HitlError(
         'provider_not_configured',
