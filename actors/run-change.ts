@@ -7,6 +7,12 @@ import type { Chain } from './run-chain.ts';
 import type { LoadedRun } from './run-load.ts';
 import { changedApprovals } from './run-records.ts';
 
+/**
+ * What one commit of the core writes and what its outcome means: the batch item of a new run or
+ * of a change of an existing one (SPEC §8 commit model), the input's events checked, and whether
+ * a refused commit is redone on fresh state or leaves as a `HitlError`.
+ */
+
 /** What the commit path computes once per change and every batch item carries. */
 export interface Sealed {
   seq: number;
