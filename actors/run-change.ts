@@ -103,8 +103,8 @@ export function changeItem(
   };
 }
 
-/** The events an input made, checked against their schemas (the first is the input itself). */
-export function checkedEvents(made: RunEvent | RunEvent[]): [RunEvent, ...RunEvent[]] {
+/** The events an input made, checked against their schemas: the input itself, and what came with it. */
+export function checkedEvents(made: RunEvent | RunEvent[]): { event: RunEvent; more: RunEvent[] } {
   const events: RunEvent[] = [];
   for (const e of Array.isArray(made) ? made : [made]) {
     const parsed = RunEvent.safeParse(e);
@@ -114,7 +114,7 @@ export function checkedEvents(made: RunEvent | RunEvent[]): [RunEvent, ...RunEve
   }
   const [event, ...more] = events;
   if (!event) throw new HitlError('invalid_request', 'No event to apply');
-  return [event, ...more];
+  return { event, more };
 }
 
 /**

@@ -139,7 +139,7 @@ export function createRunCore(deps: RunHostDeps) {
       for (let attempt = 0; attempt < 5; attempt++) {
         const cur = await loader.load(runId, attempt > 0);
         if (!cur) throw new HitlError('run_not_found', `Run ${runId} not found`);
-        const [event, ...more] = checkedEvents(await make(cur, stamp));
+        const { event, more } = checkedEvents(await make(cur, stamp));
         const refused = refusal(cur.snapshot, event);
         if (refused) {
           // The local or cached copy may be behind another node's commit: only the record refuses.
