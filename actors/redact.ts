@@ -1,3 +1,5 @@
+import { type JsonContainer, putEntry } from '../machines/values.ts';
+
 const LAST_WORDS = new Set([
   'token',
   'secret',
@@ -55,7 +57,7 @@ export const REDACTED = '[redacted]';
 export function redact<T>(value: T): T {
   const root: Record<string, unknown> = { v: value };
   // `into`: the parent's copy (an object, or an array filled by index).
-  const stack: Array<{ from: unknown; into: object; key: string | number }> = [
+  const stack: Array<{ from: unknown; into: JsonContainer; key: string | number }> = [
     { from: value, into: root, key: 'v' },
   ];
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
@@ -78,7 +80,7 @@ export function redact<T>(value: T): T {
       }
       copy = obj;
     }
-    Reflect.set(into, key, copy);
+    putEntry(into, key, copy);
   }
   return root.v as T;
 }

@@ -1,3 +1,4 @@
+import { type JsonContainer, putEntry } from '../../machines/values.ts';
 import type { PredictionState } from './types.ts';
 
 // NUL, or a surrogate half without its partner: Postgres refuses both in jsonb.
@@ -20,7 +21,7 @@ export const MAX_OUTPUT_DEPTH = 256;
 interface Slot {
   v: unknown;
   /** The copy of the parent (an object, or an array filled by index). */
-  into: object;
+  into: JsonContainer;
   key: string | number;
   path: string;
   depth: number;
@@ -64,7 +65,7 @@ export function storable<T>(value: T): { value: T; escaped: string[] } {
       }
       out = obj;
     }
-    Reflect.set(into, key, out);
+    putEntry(into, key, out);
   }
   return { value: root.v as T, escaped: [...new Set(escaped)].sort() };
 }
