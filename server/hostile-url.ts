@@ -3,6 +3,9 @@ import type { AppEnv } from './app-env.ts';
 import { errorResponse } from './errors.ts';
 import { hasBadChar } from './hostile-json.ts';
 
+// Printable ASCII without `%`: decodes to itself (`+` to a space), so holds neither NUL nor a surrogate.
+const PLAIN = /^[\x20-\x24\x26-\x7e]*$/;
+
 /**
  * SPEC §7: a path or query parameter holding a NUL character or a lone surrogate never reaches a
  * store (Postgres refuses them: a 500). A path that does not decode is no route (`404 not_found`),
@@ -10,6 +13,8 @@ import { hasBadChar } from './hostile-json.ts';
  */
 export function refuseHostileUrl(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
+    // Nearly every request: nothing to look for, and no URL to parse.
+    if (PLAIN.test(c.req.url)) return next();
     const url = new URL(c.req.url);
     let path: string;
     try {

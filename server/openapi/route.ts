@@ -22,19 +22,20 @@ export async function readJson(c: Context, optional = false): Promise<unknown> {
     if (optional) return {};
     throw new HitlError('invalid_json', 'The request body is empty; JSON expected');
   }
-  return parseJson(text, new HitlError('invalid_json', 'The request body is not valid JSON'));
+  return parseJson(text, () => new HitlError('invalid_json', 'The request body is not valid JSON'));
 }
 
 /**
- * JSON text as a value, `broken` thrown when it is not JSON. Then, before any schema (zod
+ * JSON text as a value, `broken()` thrown when it is not JSON. Then, before any schema (zod
  * recurses): too deep, NUL or lone surrogate → 422 naming the path (SPEC §7).
  */
-export function parseJson(text: string, broken: HitlError): unknown {
+export function parseJson(text: string, broken: () => HitlError): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw broken;
+    // Made only when thrown: an error captures its stack, and this ran on every request.
+    throw broken();
   }
   assertAcceptableJson(value);
   return value;

@@ -47,7 +47,7 @@ export function webhookRoutes(app: App, deps: RouteDeps): void {
       const runId = query.run_id ?? '';
       if (!isUuid(runId) || !(await host.read(runId)))
         throw new HitlError('run_not_found', `Run ${runId} not found`);
-      const notPrediction = new HitlError('invalid_request', 'The webhook body is not a prediction');
+      const notPrediction = () => new HitlError('invalid_request', 'The webhook body is not a prediction');
       // SPEC §7: refused like any body (422); a prediction whose output holds NUL or lone
       // surrogates is then stored escaped from the next poll, so the run still completes.
       const body = parseJson(raw, notPrediction);
@@ -55,7 +55,7 @@ export function webhookRoutes(app: App, deps: RouteDeps): void {
       try {
         state = toPredictionState(body);
       } catch {
-        throw notPrediction;
+        throw notPrediction();
       }
       // Remembered only once it is known to be genuine, so forgeries cannot burn ids.
       if (!(await deps.stores.webhooks.remember(headers.id ?? '')))
