@@ -1,6 +1,7 @@
 import type Replicate from 'replicate';
 import { z } from 'zod';
 import type { Capabilities, SchemaSummary } from '../../machines/schemas.ts';
+import { createHttpFetch } from './http-fetch.ts';
 import { processOutput } from './output.ts';
 import { createSchemaChecker } from './replicate-constraints.ts';
 import { type FetchLike, type HttpPolicy, withReplicate } from './replicate-http.ts';
@@ -69,7 +70,7 @@ export function createReplicateProvider(opts: ReplicateProviderOptions = {}): Pr
   const policy: HttpPolicy = {
     token,
     baseUrl: opts.baseUrl ?? 'https://api.replicate.com/v1',
-    fetch: opts.fetch ?? globalThis.fetch,
+    fetch: opts.fetch ?? createHttpFetch(),
     timeoutMs: opts.submitTimeoutMs ?? 10_000,
     getRetries: opts.pollMaxRetries ?? 2,
     maxSleepMs: 5_000,

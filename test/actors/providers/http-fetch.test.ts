@@ -1,0 +1,88 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpFetch } from '../../../actors/providers/http-fetch.ts';
+import { createReplicateProvider } from '../../../actors/providers/replicate.ts';
+import { caps, rejectionOf } from './fixtures.ts';
+
+let server: Server;
+let base: string;
+const routes: Record<string, (req: IncomingMessage, res: ServerResponse, body: string) => void> = {
+  '/echo': (req, res, body) => {
+    res.writeHead(201, 'Made', { 'content-type': 'application/json', 'x-many': ['a', 'b'] });
+    res.end(JSON.stringify({ method: req.method, body, auth: req.headers.authorization ?? null }));
+  },
+  '/empty': (_req, res) => {
+    res.writeHead(204);
+    res.end();
+  },
+  '/moved': (_req, res) => {
+    res.writeHead(302, { location: '/echo' });
+    res.end();
+  },
+  '/cut': (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+    res.write('{"id":');
+    setTimeout(() => res.socket?.destroy(), 20);
+  },
+  '/silent': () => {},
+};
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
+    req.on('end', () => routes[new URL(req.url ?? '/', 'http://x').pathname]?.(req, res, body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+describe('the provider fetch over node:http', () => {
+  const httpFetch = createHttpFetch();
+
+  it('answers what the global fetch answers: status, status text, headers and body', async () => {
+    const init = { method: 'POST', headers: { authorization: 'Bearer t' }, body: '{"a":1}' };
+    const mine = await httpFetch(new URL(`${base}/echo`), init);
+    const theirs = await fetch(new URL(`${base}/echo`), init);
+    expect([mine.status, mine.statusText, mine.ok]).toEqual([theirs.status, theirs.statusText, theirs.ok]);
+    expect(mine.headers.get('x-many')).toBe(theirs.headers.get('x-many'));
+    expect(await mine.json()).toEqual(await theirs.json());
+  });
+
+  it('answers a 204 with no body, and follows a redirected GET', async () => {
+    const empty = await httpFetch(`${base}/empty`);
+    expect([empty.status, await empty.text()]).toEqual([204, '']);
+    const moved = await httpFetch(`${base}/moved`, { method: 'GET', headers: {} });
+    expect(moved.status).toBe(201);
+    expect(await moved.json()).toMatchObject({ method: 'GET' });
+  });
+
+  it('rejects with the signal reason (a TimeoutError) when no answer comes in time', async () => {
+    const error = await rejectionOf(httpFetch(`${base}/silent`, { signal: AbortSignal.timeout(50) }));
+    expect((error as Error).name).toBe('TimeoutError');
+  });
+
+  it('rejects an answer cut off before its end', async () => {
+    const error = await rejectionOf(httpFetch(`${base}/cut`));
+    expect(error).toBeInstanceOf(Error);
+  });
+
+  it('leaves a refused connection as ECONNREFUSED, which the provider reports as connection_refused', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    expect(await rejectionOf(httpFetch(`http://127.0.0.1:${port}/`))).toMatchObject({ code: 'ECONNREFUSED' });
+    const p = createReplicateProvider({ token: 'r8_t', baseUrl: `http://127.0.0.1:${port}/v1` });
+    expect(await rejectionOf(p.submit(caps(null), { prompt: 'x' }))).toMatchObject({
+      kind: 'connection_refused',
+    });
+  });
+});
