@@ -37,14 +37,25 @@ function scope(from: { input: RunCreated } | { snapshot: RunSnapshot }): Scope {
   return inert;
 }
 
+/**
+ * XState's `assign` builds each new context with `Object.assign({}, context, update)`, which
+ * leaves an object of this many fields in V8's dictionary mode (slow properties): every later
+ * assign, read and serialisation of the run paid for it (2-3x the cost of a step). A spread copy
+ * has fast properties. The snapshot was just made here and nobody holds it yet; the copy is equal.
+ */
+function withFastContext(next: RunSnapshot, prev?: RunSnapshot): RunSnapshot {
+  if (next !== prev && next.context !== prev?.context) next.context = { ...next.context };
+  return next;
+}
+
 /** The initial snapshot of a run from its `run.created` input. */
 export function startRun(input: RunCreated): RunSnapshot {
-  return runMachine.getInitialSnapshot(scope({ input }), input);
+  return withFastContext(runMachine.getInitialSnapshot(scope({ input }), input));
 }
 
 /** Apply one event (pure). */
 export function step(snapshot: RunSnapshot, event: RunEvent): RunSnapshot {
-  return runMachine.transition(snapshot, event, scope({ snapshot }));
+  return withFastContext(runMachine.transition(snapshot, event, scope({ snapshot })), snapshot);
 }
 
 /** Fold logged input events (the `run.created` payload first) into a snapshot; derived rows are skipped. */

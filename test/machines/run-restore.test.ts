@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { createActor, type Snapshot } from 'xstate';
 import type { RunEvent } from '../../machines/run-events.ts';
@@ -142,5 +143,17 @@ describe('restoring a stored snapshot', () => {
     const json = { ...fromStorage(run), value: { review_everything: 'awaitingReview' } };
     expect(() => restore(json).status).not.toThrow();
     expect(restore(json).status).toBe('error');
+  });
+});
+
+describe('the snapshots a step makes', () => {
+  it('keep the context in fast (not dictionary-mode) properties, as plain objects of the same content', () => {
+    setFlagsFromString('--allow-natives-syntax');
+    const hasFastProperties = new Function('o', 'return %HasFastProperties(o)') as (o: unknown) => boolean;
+    const run = createRun({ policy: 'require_human' });
+    expect(hasFastProperties(run.snapshot.context)).toBe(true);
+    walkTo(run, 'response_review.awaitingReview');
+    expect(hasFastProperties(run.snapshot.context)).toBe(true);
+    expect(persisted(restore(fromStorage(run)))).toEqual(run.persisted());
   });
 });
