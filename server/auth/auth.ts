@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, timingSafeEqual } from 'node:crypto';
 import { verify } from 'hono/jwt';
 import type { Reviewers } from '../../machines/schemas.ts';
 
@@ -44,7 +44,8 @@ export function createAuth(opts: { apiKeys: string[]; jwtSecret?: string | undef
 
   async function authenticate(token: string | undefined | null): Promise<Principal | null> {
     if (!token) return null;
-    const digest = createHash('sha256').update(token).digest();
+    // One-shot hash: no Hash object per request.
+    const digest = hash('sha256', token, 'buffer');
     for (const k of keys) {
       if (timingSafeEqual(digest, k.digest))
         return { kind: 'service', keyId: k.id, actor: `service:${k.id}` };
