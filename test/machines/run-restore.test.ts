@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, type Snapshot } from 'xstate';
 import type { RunEvent } from '../../machines/run-events.ts';
 import { runMachine } from '../../machines/run-machine.ts';
-import { persisted, restore, step } from '../../machines/run-replay.ts';
+import { persisted, persistedSnapshot, restore, step } from '../../machines/run-replay.ts';
 import { refusal, runStatus } from '../../machines/run-state.ts';
 import { timersFor, workFor } from '../../machines/run-work.ts';
 import { createRun, type Run, walkTo, where } from '../support/run-events.ts';
@@ -144,6 +144,21 @@ describe('restoring a stored snapshot', () => {
     expect(() => restore(json).status).not.toThrow();
     expect(restore(json).status).toBe('error');
   });
+});
+
+describe('the stored form of a snapshot', () => {
+  for (const w of waits) {
+    it(`at ${w.name} is what XState persists, and also after the next event`, () => {
+      const run = createRun({ policy: 'require_human' });
+      w.reach(run);
+      const json = (v: unknown) => JSON.parse(JSON.stringify(v));
+      expect(json(persistedSnapshot(run.snapshot))).toEqual(
+        json(runMachine.getPersistedSnapshot(run.snapshot)),
+      );
+      const next = run.accept(w.next(run));
+      expect(json(persistedSnapshot(next))).toEqual(json(runMachine.getPersistedSnapshot(next)));
+    });
+  }
 });
 
 describe('the snapshots a step makes', () => {
