@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import { jsonOf } from './json-once.ts';
 import { storedApproval } from './postgres-approvals.ts';
 import { type BlobMemory, type BlobRow, RunBlobs } from './postgres-blobs.ts';
 import { guard, isConnectionError } from './postgres-errors.ts';
@@ -231,8 +232,9 @@ export async function commitBatch(
       const rows = await sql.unsafe<{ run_id: string }[]>(
         BATCH_SQL,
         [
-          JSON.stringify(creates),
-          JSON.stringify(updates),
+          // The envelopes' texts are kept: the cache entries written after this batch reuse them.
+          `[${creates.map((r) => jsonOf(r, ['envelope'])).join(',')}]`,
+          `[${updates.map((r) => jsonOf(r, ['envelope'])).join(',')}]`,
           JSON.stringify(events),
           JSON.stringify(timers),
           sync,

@@ -1,0 +1,34 @@
+/**
+ * A committed snapshot envelope is written twice, to Postgres and then to the cache: its JSON is
+ * made once. Written values are immutable, so a text kept per object stays true (and goes with it).
+ */
+const texts = new WeakMap<object, string>();
+
+/** `JSON.stringify(value)`, kept for the object: asked again, the same text without serialising. */
+export function jsonOnce(value: object): string {
+  let text = texts.get(value);
+  if (text === undefined) {
+    text = JSON.stringify(value);
+    texts.set(value, text);
+  }
+  return text;
+}
+
+/**
+ * `JSON.stringify(record)` of a plain record, the text of each object field taken from `jsonOnce`
+ * when it has one (or made and kept by it for the fields named in `keep`).
+ */
+export function jsonOf(record: Record<string, unknown>, keep: readonly string[] = []): string {
+  let out = '';
+  for (const key of Object.keys(record)) {
+    const value = record[key];
+    let text: string | undefined;
+    if (value !== null && typeof value === 'object')
+      text = keep.includes(key) ? jsonOnce(value) : (texts.get(value) ?? JSON.stringify(value));
+    else text = JSON.stringify(value);
+    // As JSON.stringify does: a field whose value has no JSON (undefined, a function) is left out.
+    if (text === undefined) continue;
+    out += `${out ? ',' : ''}${JSON.stringify(key)}:${text}`;
+  }
+  return `{${out}}`;
+}
