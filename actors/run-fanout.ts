@@ -58,9 +58,15 @@ export function createRunFanout(deps: { cache: SnapshotCache; bus: Bus; node: st
     // checked for shape (shallowly) before any subscriber reads them.
     const listener = guarded(subscriber, log);
     local.on('message', listener);
-    const unsubscribeBus = deps.bus.subscribe(CHANNEL, (m) => {
-      if (isHostMessage(m) && m.node !== deps.node) listener(m);
-    });
+    // This node's own messages reach it in-process (above): not read again from the bus.
+    const unsubscribeBus = deps.bus.subscribe(
+      CHANNEL,
+      (m) => {
+        if (isHostMessage(m) && m.node !== deps.node) listener(m);
+      },
+      undefined,
+      { own: false },
+    );
     return () => {
       local.off('message', listener);
       unsubscribeBus();

@@ -3,6 +3,8 @@ import type { Json } from './types.ts';
 interface Subscriber {
   onMessage: (message: Json) => void;
   onReconnect: (() => void) | undefined;
+  /** Whether it wants the messages this bus published itself. */
+  own: boolean;
 }
 
 /** What a bus adapter does when a channel gets its first subscriber or loses its last. */
@@ -14,13 +16,19 @@ export interface ChannelHooks {
 /** The subscribers of one bus, by channel: the part every `Bus` adapter shares. */
 export interface Subscribers {
   /** Adds a subscriber; returns the `Bus.subscribe` unsubscribe function. */
-  add(channel: string, onMessage: (message: Json) => void, onReconnect?: () => void): () => void;
-  /** Whether `channel` has subscribers (so a message for it is worth parsing). */
-  has(channel: string): boolean;
+  add(
+    channel: string,
+    onMessage: (message: Json) => void,
+    onReconnect?: () => void,
+    opts?: { own?: boolean },
+  ): () => void;
+  /** Whether `channel` has subscribers (so a message for it is worth parsing); of one this bus
+   *  published itself (`own`), subscribers that want those. */
+  has(channel: string, own?: boolean): boolean;
   /** Every channel with subscribers. */
   channels(): string[];
-  /** Gives `message` to each subscriber of `channel`. */
-  deliver(channel: string, message: Json): void;
+  /** Gives `message` to each subscriber of `channel` (that wants it, when this bus published it). */
+  deliver(channel: string, message: Json, own?: boolean): void;
   /** Tells every subscriber the connection came back (they catch up from the record). */
   reconnected(): void;
   clear(): void;
@@ -33,8 +41,8 @@ export interface Subscribers {
 export function createSubscribers(hooks: ChannelHooks = {}): Subscribers {
   const byChannel = new Map<string, Set<Subscriber>>();
   return {
-    add(channel, onMessage, onReconnect) {
-      const sub: Subscriber = { onMessage, onReconnect };
+    add(channel, onMessage, onReconnect, opts) {
+      const sub: Subscriber = { onMessage, onReconnect, own: opts?.own !== false };
       let subs = byChannel.get(channel);
       if (subs === undefined) {
         subs = new Set();
@@ -49,11 +57,18 @@ export function createSubscribers(hooks: ChannelHooks = {}): Subscribers {
         hooks.closed?.(channel);
       };
     },
-    has: (channel) => byChannel.has(channel),
-    channels: () => [...byChannel.keys()],
-    deliver(channel, message) {
+    has(channel, own = false) {
       const subs = byChannel.get(channel);
-      if (subs !== undefined) for (const s of [...subs]) safely(() => s.onMessage(message));
+      if (subs === undefined) return false;
+      if (!own) return true;
+      for (const s of subs) if (s.own) return true;
+      return false;
+    },
+    channels: () => [...byChannel.keys()],
+    deliver(channel, message, own = false) {
+      const subs = byChannel.get(channel);
+      if (subs === undefined) return;
+      for (const s of [...subs]) if (!own || s.own) safely(() => s.onMessage(message));
     },
     reconnected() {
       for (const subs of byChannel.values()) for (const s of subs) safely(s.onReconnect);

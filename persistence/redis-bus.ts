@@ -13,6 +13,7 @@ export interface RedisBusOptions {
 }
 
 const noop = () => undefined;
+const MAX_ECHOES = 1000;
 
 /**
  * Cross-node fan-out over Redis pub/sub, with one connection to publish and one to listen.
@@ -56,26 +57,48 @@ export function createRedisBus(url: string, options: RedisBusOptions): Bus {
     publishFailed = false;
   });
 
+  // The texts this bus published whose echo has not come back yet, with their counts: a message
+  // of our own that no subscriber wants is not parsed (every node hears its own publishes).
+  // Bounded: an echo lost with a connection is forgotten, its text at worst parsed once.
+  const echoes = new Map<string, number>();
+  const sent = (raw: string) => {
+    echoes.set(raw, (echoes.get(raw) ?? 0) + 1);
+    if (echoes.size > MAX_ECHOES) for (const k of echoes.keys()) if (echoes.delete(k)) break;
+  };
+  const heard = (raw: string): boolean => {
+    const n = echoes.get(raw);
+    if (n === undefined) return false;
+    if (n > 1) echoes.set(raw, n - 1);
+    else echoes.delete(raw);
+    return true;
+  };
+
   listener.on('message', (channel: string, raw: string) => {
     if (!channel.startsWith(options.prefix)) return;
     const name = channel.slice(options.prefix.length);
-    if (!subscribers.has(name)) return;
+    const own = echoes.size > 0 && heard(raw);
+    if (!subscribers.has(name, own)) return;
     const message = parseJsonMessage(raw);
-    if (message !== undefined) subscribers.deliver(name, message);
+    if (message !== undefined) subscribers.deliver(name, message, own);
   });
 
   return {
     async publish(channel, message) {
       // At-most-once: a message lost while Redis is away is caught up from Postgres.
+      const raw = JSON.stringify(message);
+      // Only heard back where this bus listens on the channel.
+      if (subscribers.has(channel)) sent(raw);
       try {
-        await publisher.publish(full(channel), JSON.stringify(message));
+        await publisher.publish(full(channel), raw);
         publishFailed = false;
       } catch {
+        heard(raw);
         publishFailed = true;
       }
     },
 
-    subscribe: (channel, onMessage, onReconnect) => subscribers.add(channel, onMessage, onReconnect),
+    subscribe: (channel, onMessage, onReconnect, opts) =>
+      subscribers.add(channel, onMessage, onReconnect, opts),
 
     healthy: () => publisher.status === 'ready' && listener.status === 'ready' && !publishFailed,
 

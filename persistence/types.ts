@@ -218,8 +218,17 @@ export interface SnapshotCache {
 /** Cross-node fan-out (Redis pub/sub or in-process). At-most-once: subscribers catch up from Postgres. */
 export interface Bus {
   publish(channel: string, message: JsonInput): Promise<void>;
-  /** Returns an unsubscribe function. `onReconnect` is called after a lost connection comes back. */
-  subscribe(channel: string, onMessage: (message: Json) => void, onReconnect?: () => void): () => void;
+  /**
+   * Returns an unsubscribe function. `onReconnect` is called after a lost connection comes back.
+   * `{ own: false }`: the subscriber ignores what this bus published (a hint: an adapter that can
+   * tell skips reading those, the Redis bus does; others deliver them as usual).
+   */
+  subscribe(
+    channel: string,
+    onMessage: (message: Json) => void,
+    onReconnect?: () => void,
+    opts?: { own?: boolean },
+  ): () => void;
   healthy(): boolean;
   close(): Promise<void>;
 }

@@ -117,4 +117,27 @@ describeWithRedis('redis bus', (redis) => {
       await Promise.all([listening.close(), sending.close()]);
     }
   });
+
+  it('a subscriber that ignores its own bus hears the other bus; the others hear both', async () => {
+    const a = makeBus();
+    const b = makeBus();
+    try {
+      await eventually(() => a.healthy() && b.healthy());
+      const others: Json[] = [];
+      const all: Json[] = [];
+      a.subscribe('run.o', (m) => others.push(m), undefined, { own: false });
+      a.subscribe('run.o', (m) => all.push(m));
+      await eventually(() => {
+        void a.publish('run.o', 'warm-up');
+        return all.length > 0;
+      });
+      await a.publish('run.o', { from: 'a' });
+      await b.publish('run.o', { from: 'b' });
+      await eventually(() => all.some((m) => JSON.stringify(m) === '{"from":"b"}'));
+      expect(all).toContainEqual({ from: 'a' });
+      expect(others).toEqual([{ from: 'b' }]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
 });
