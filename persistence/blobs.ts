@@ -36,13 +36,6 @@ function sha256(s: string): string {
 }
 
 /**
- * Objects and arrays known to hold no long string and nothing to escape. The values written are
- * immutable (a run's snapshot shares its unchanged parts from one commit to the next), so each
- * commit walks only what changed instead of the whole snapshot, view and events again.
- */
-const clean = new WeakSet<object>();
-
-/**
  * `value` with its long strings replaced by references; the strings go into `out` (sha-256 →
  * string). Returns `value` itself when nothing changed (the usual case: no allocation).
  */
@@ -55,7 +48,7 @@ export function dehydrate(value: unknown, out: Map<string, string>): unknown {
     }
     return value.charCodeAt(0) === 1 && value.startsWith(MARK) ? ESC + value : value;
   }
-  if (value === null || typeof value !== 'object' || clean.has(value)) return value;
+  if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
     let copy: unknown[] | null = null;
     for (let i = 0; i < value.length; i++) {
@@ -67,7 +60,6 @@ export function dehydrate(value: unknown, out: Map<string, string>): unknown {
         copy[i] = d;
       }
     }
-    if (copy === null) clean.add(value);
     return copy ?? value;
   }
   const json = (value as { toJSON?: unknown }).toJSON;
@@ -85,7 +77,6 @@ export function dehydrate(value: unknown, out: Map<string, string>): unknown {
       copy[k] = d;
     }
   }
-  if (copy === null) clean.add(value);
   return copy ?? value;
 }
 

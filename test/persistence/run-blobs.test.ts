@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BLOB_MIN_CHARS, dehydrate, hydrate } from '../../persistence/blobs.ts';
+import { BLOB_MIN_CHARS } from '../../persistence/blobs.ts';
 import { connectPostgres, createPostgresStore } from '../../persistence/postgres.ts';
 import type { RunStore } from '../../persistence/types.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
@@ -184,27 +184,5 @@ describe('long strings are stored once per run', () => {
       fire_at: standalone.expires_at,
     });
     expect((await store.getApproval(standalone.approval_id))?.approval).toEqual(standalone.approval);
-  });
-});
-
-describe('dehydrate', () => {
-  it('finds a long string or a reference-like one added next to parts it has already seen', () => {
-    const shared = { config: { policy: 'auto', steps: ['a', 'b'] }, list: [{ x: 'short' }] };
-    const first = { context: shared, n: 1 };
-    expect(dehydrate(first, new Map())).toBe(first);
-    const long = 'y'.repeat(BLOB_MIN_CHARS);
-    const found = new Map<string, string>();
-    const second = dehydrate({ context: shared, output: long }, found) as Record<string, unknown>;
-    expect(second.context).toBe(shared);
-    expect(second.output).not.toBe(long);
-    expect([...found.values()]).toEqual([long]);
-    const marked = dehydrate({ context: shared, note: '\u0001hitl:blob:abc' }, new Map()) as Record<
-      string,
-      unknown
-    >;
-    expect(hydrate(JSON.parse(JSON.stringify(marked)), () => '')).toEqual({
-      context: shared,
-      note: '\u0001hitl:blob:abc',
-    });
   });
 });
