@@ -18,10 +18,9 @@ export function jsonOnce(value: object): string {
  * `JSON.stringify(record)` of a plain record, the text of each object field taken from `jsonOnce`
  * when it has one (or made and kept by it for the fields named in `keep`).
  */
-export function jsonOf(record: Record<string, unknown>, keep: readonly string[] = []): string {
+export function jsonOf(record: object, keep: readonly string[] = []): string {
   let out = '';
-  for (const key of Object.keys(record)) {
-    const value = record[key];
+  for (const [key, value] of Object.entries(record)) {
     let text: string | undefined;
     if (value !== null && typeof value === 'object')
       text = keep.includes(key) ? jsonOnce(value) : (texts.get(value) ?? JSON.stringify(value));
