@@ -1,4 +1,4 @@
-import type { Json } from './types.ts';
+import type { Bus, Json } from './types.ts';
 
 interface Subscriber {
   onMessage: (message: Json) => void;
@@ -15,13 +15,8 @@ export interface ChannelHooks {
 
 /** The subscribers of one bus, by channel: the part every `Bus` adapter shares. */
 export interface Subscribers {
-  /** Adds a subscriber; returns the `Bus.subscribe` unsubscribe function. */
-  add(
-    channel: string,
-    onMessage: (message: Json) => void,
-    onReconnect?: () => void,
-    opts?: { own?: boolean },
-  ): () => void;
+  /** Adds a subscriber, as `Bus.subscribe` does; returns its unsubscribe function. */
+  add: Bus['subscribe'];
   /** Whether `channel` has subscribers (so a message for it is worth parsing); of one this bus
    *  published itself (`own`), subscribers that want those. */
   has(channel: string, own?: boolean): boolean;
