@@ -1,6 +1,5 @@
 import { createRoute, OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
 import { matchedRoutes } from 'hono/route';
-import { secureHeaders } from 'hono/secure-headers';
 import type { ApprovalService } from '../actors/approvals.ts';
 import { type Logger, silent } from '../actors/logger.ts';
 import type { RunHost } from '../actors/run-host.ts';
@@ -26,6 +25,7 @@ import { runCreateRoutes } from './routes/runs-create.ts';
 import { runReadRoutes } from './routes/runs-read.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { OpenApiDocument } from './schemas.ts';
+import { secureHeaders } from './secure-headers.ts';
 import { createWaiters, DEFAULT_MAX_WAITERS, type Waiters, waiterGauge } from './waiters.ts';
 import { createFrameHandler } from './ws/frames.ts';
 

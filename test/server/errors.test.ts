@@ -1,8 +1,20 @@
+import { Hono } from 'hono';
+import { secureHeaders as honoSecureHeaders } from 'hono/secure-headers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HitlError, type HitlErrorCode } from '../../actors/errors.ts';
 import { STATUS_OF } from '../../server/errors.ts';
+import { SECURE_HEADERS } from '../../server/secure-headers.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { codeOf, createEchoRun, echoInput, reviewerToken, type TestApp, testApp } from './support.ts';
+import {
+  codeOf,
+  createEchoRun,
+  echoInput,
+  listen,
+  reviewerToken,
+  SERVICE_KEY,
+  type TestApp,
+  testApp,
+} from './support.ts';
 
 let db: TestDatabase;
 let t: TestApp;
@@ -161,6 +173,32 @@ describe('the error boundary', () => {
     const res = await t.call('GET', '/healthz');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+  });
+
+  it("sets Hono's default secure headers behind a Node socket too, on answers and on errors", async () => {
+    const expected = Object.fromEntries(SECURE_HEADERS.map(([k, v]) => [k.toLowerCase(), v]));
+    // Hono's own middleware (what `app.request` runs) sets exactly these.
+    const bare = new Hono().use(honoSecureHeaders()).get('/', (c) => c.json({}));
+    const honoHeaders = Object.fromEntries((await bare.request('/')).headers);
+    delete honoHeaders['content-type'];
+    expect(honoHeaders).toEqual(expected);
+    const server = await listen(t.app);
+    try {
+      const headers = { authorization: `Bearer ${SERVICE_KEY}` };
+      for (const [path, auth, status] of [
+        ['/healthz', {}, 200],
+        ['/hitl/runs', headers, 200],
+        ['/hitl/runs', {}, 401],
+        ['/no-such-route', headers, 404],
+      ] as const) {
+        const res = await fetch(`${server.url}${path}`, { headers: auth });
+        await res.text();
+        expect(res.status, path).toBe(status);
+        for (const [name, value] of Object.entries(expected)) expect(res.headers.get(name), name).toBe(value);
+      }
+    } finally {
+      await server.close();
+    }
   });
 
   it('maps every runtime error code to its status in one table', () => {
