@@ -92,6 +92,8 @@ const OpenApi = z.looseObject({
 
 /** From a version's `openapi_schema`: field → its default (or null), in `x-order`; null when unreadable. */
 export function schemaFromOpenApi(openapi: unknown): SchemaInfo | null {
+  // Most tool configs have none: a failed zod parse builds an error (issues, messages) for nothing.
+  if (!isRecord(openapi)) return null;
   const parsed = OpenApi.safeParse(openapi);
   if (!parsed.success) return null;
   const schemas = parsed.data.components.schemas;
