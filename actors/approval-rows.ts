@@ -1,3 +1,5 @@
+// An approval's row as read back from Postgres: its wire shape (checked shallowly, the service's
+// own data, as the cache's envelope is) and, for a standalone approval, its machine snapshot.
 import {
   APPROVAL_MACHINE_VERSION,
   type ApprovalSnapshot,
@@ -8,11 +10,6 @@ import type { Approval } from '../machines/schemas.ts';
 import { isRecord } from '../machines/values.ts';
 import type { ApprovalRow, SnapshotEnvelope } from '../persistence/types.ts';
 import { HitlError } from './errors.ts';
-
-/**
- * An approval's row as read back from Postgres: its wire shape (checked shallowly, the service's
- * own data, as the cache's envelope is) and, for a standalone approval, its machine snapshot.
- */
 
 /** Has the fields every reader of an approval uses: ids, checkpoint, status, actions, people. */
 function isApproval(v: unknown): v is Approval {
