@@ -41,6 +41,9 @@ upd as (
          lease_until = now() + u.lease_ms * interval '1 millisecond', updated_at = u.updated_at
     from uin u
    where r.run_id = u.run_id and r.seq = u.expected_seq
+     -- The ids again as an array: the planner then finds the rows by primary key (with only the
+     -- join it hashes a sequential scan of the whole table, whose cost grows with every run).
+     and r.run_id = any($10::text[]::uuid[])
      and (not u.takeover or r.lease_until is null or r.lease_until < now() or r.owner = u.owner)
   returning r.run_id),
 done as (select run_id from ins union all select run_id from upd),
@@ -56,7 +59,8 @@ tw as (
 tsync as (select run_id from done where run_id = any($5::text[]::uuid[])),
 tdel as (
   delete from timers t
-   where t.owner_id in (select run_id from tsync) and t.kind <> 'cancel'
+   where t.owner_id = any($5::text[]::uuid[]) and t.owner_id in (select run_id from tsync)
+     and t.kind <> 'cancel'
      and not exists (select 1 from tw where tw.owner_id = t.owner_id and tw.kind = t.kind and tw.key = t.key)),
 tins as (
   insert into timers (owner_id, run_id, kind, key, fire_at)
@@ -242,6 +246,7 @@ export async function commitBatch(
           JSON.stringify(work),
           workDone,
           JSON.stringify(blobRows),
+          updates.map((u) => u.run_id),
           // Prepared once per connection: the statement is planned once, not per batch.
         ],
         { prepare: true },
