@@ -6,7 +6,8 @@ export interface CommitQueueOptions<T> {
   maxQueued?: number;
   /** Runs per transaction at most. */
   maxBatch?: number;
-  /** Called with the committed items' extras once Postgres has them (cache + fan-out). */
+  /** Called with the committed items' extras once Postgres has them (cache + fan-out); its
+   *  synchronous part runs before the commits are acknowledged, the rest is not waited for. */
   afterBatch?: (done: T[]) => Promise<void>;
   /** Test-only fault injection: `batch_in_flight` (the statement is sent, no answer yet) and
    *  `after_commit` (committed, nothing cached, published or acknowledged). */
@@ -56,7 +57,10 @@ export function createCommitQueue<T>(store: RunStore, opts: CommitQueueOptions<T
       // The next batch goes out while this one's cache and fan-out are written.
       inFlight = false;
       void flush();
-      if (ok.length > 0) await opts.afterBatch?.(ok.map((w) => w.extra)).catch(() => {});
+      // Acknowledged once Postgres has it: the cache entries and messages go out without being
+      // waited for (what afterBatch does synchronously, the in-process copies and subscribers,
+      // is done before). A read never trusts a cache entry older than the committed `seq`.
+      if (ok.length > 0) void opts.afterBatch?.(ok.map((w) => w.extra)).catch(() => {});
       batch.forEach((w, i) => {
         w.resolve(results[i] ?? null);
       });

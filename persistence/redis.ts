@@ -6,13 +6,14 @@ import type { SnapshotCache } from './types.ts';
 export { createRedisBus } from './redis-bus.ts';
 export { connectRedis, redisOptions, redisReady } from './redis-connect.ts';
 
-// Stores only when there is no entry, the entry is not one of ours, or its version is lower.
+// Stores only when there is no entry, the entry is not one of ours, or its version is lower. Our
+// entries start `{"version":N,"value":` (written so below): the version is read from that prefix,
+// not by decoding the whole entry (a run's envelope, kilobytes of JSON, on every commit).
 const CAS_SCRIPT = `
 local current = redis.call('GET', KEYS[1])
 if current then
-  local ok, entry = pcall(cjson.decode, current)
-  if ok and type(entry) == 'table' and type(entry.version) == 'number' and entry.value ~= nil
-     and entry.version >= tonumber(ARGV[1]) then
+  local version = string.match(current, '^{"version":(%d+),"value":')
+  if version and tonumber(version) >= tonumber(ARGV[1]) then
     return 0
   end
 end
