@@ -1,5 +1,6 @@
 import type { Sql } from 'postgres';
 import postgres from 'postgres';
+import { createAnalyzeOnGrowth } from './postgres-analyze.ts';
 import { createApprovalOps } from './postgres-approvals.ts';
 import { commitBatch } from './postgres-batch.ts';
 import { createBlobMemory } from './postgres-blobs.ts';
@@ -79,12 +80,16 @@ const WRITES = [
 export function createPostgresStore(sql: Sql): RunStore {
   let writes = 0;
   const blobs = createBlobMemory();
+  const analyzeOnGrowth = createAnalyzeOnGrowth(sql);
   const store: RunStore = {
     ...createRunOps(sql, blobs),
     ...createApprovalOps(sql),
     ...createTimerOps(sql),
     ...createKeyOps(sql),
-    commitBatch: (items) => commitBatch(sql, items, blobs),
+    commitBatch: (items) => {
+      analyzeOnGrowth(items.length);
+      return commitBatch(sql, items, blobs);
+    },
     ping: () =>
       guard('ping', async () => {
         await sql`select 1`;
