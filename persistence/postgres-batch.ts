@@ -17,14 +17,14 @@ import { StoreError } from './types.ts';
 const BATCH_SQL = `
 with
 cin as (
-  select * from jsonb_to_recordset($1::text::jsonb) as x(
+  select * from json_to_recordset($1::text::json) as x(
     run_id uuid, seq int, status text, current_step text, user_id text, session_id text,
-    created_by text, envelope jsonb, view jsonb, work_pending boolean, owner text, lease_ms float8,
+    created_by text, envelope json, view json, work_pending boolean, owner text, lease_ms float8,
     created_at timestamptz, updated_at timestamptz)),
 uin as (
-  select * from jsonb_to_recordset($2::text::jsonb) as x(
-    run_id uuid, expected_seq int, seq int, status text, current_step text, envelope jsonb,
-    view jsonb, work_pending boolean, owner text, lease_ms float8, updated_at timestamptz,
+  select * from json_to_recordset($2::text::json) as x(
+    run_id uuid, expected_seq int, seq int, status text, current_step text, envelope json,
+    view json, work_pending boolean, owner text, lease_ms float8, updated_at timestamptz,
     takeover boolean)),
 ins as (
   insert into runs (run_id, seq, status, current_step, user_id, session_id, created_by, envelope,
@@ -50,12 +50,12 @@ done as (select run_id from ins union all select run_id from upd),
 ev as (
   insert into run_events (run_id, seq, type, step, status, actor, message, payload, derived, created_at)
   select e.run_id, e.seq, e.type, e.step, e.status, e.actor, e.message, e.payload, e.derived, e.created_at
-    from jsonb_to_recordset($3::text::jsonb) as e(
+    from json_to_recordset($3::text::json) as e(
       run_id uuid, seq int, type text, step text, status text, actor text, message text,
       payload jsonb, derived boolean, created_at timestamptz)
    where e.run_id in (select run_id from done)),
 tw as (
-  select * from jsonb_to_recordset($4::text::jsonb) as t(owner_id uuid, kind text, key text, fire_at timestamptz)),
+  select * from json_to_recordset($4::text::json) as t(owner_id uuid, kind text, key text, fire_at timestamptz)),
 tsync as (select run_id from done where run_id = any($5::text[]::uuid[])),
 tdel as (
   delete from timers t
@@ -70,7 +70,7 @@ tins as (
 wins as (
   insert into timers (owner_id, run_id, kind, key, fire_at)
   select w.owner_id, w.owner_id, w.kind, w.key, w.fire_at
-    from jsonb_to_recordset($7::text::jsonb) as w(owner_id uuid, kind text, key text, fire_at timestamptz)
+    from json_to_recordset($7::text::json) as w(owner_id uuid, kind text, key text, fire_at timestamptz)
    where w.owner_id in (select run_id from done)
   on conflict (owner_id, kind, key) do nothing),
 wdel as (
@@ -81,7 +81,7 @@ ap as (
                          created_at, expires_at, approval, envelope, version)
   select a.approval_id, a.run_id, a.status, a.checkpoint_type, a.user_id, a.session_id, a.created_by,
          a.created_at, a.expires_at, a.approval, null, a.version
-    from jsonb_to_recordset($6::text::jsonb) as a(
+    from json_to_recordset($6::text::json) as a(
       approval_id uuid, run_id uuid, status text, checkpoint_type text, user_id text, session_id text,
       created_by text, created_at timestamptz, expires_at timestamptz, approval jsonb, version int)
    where a.run_id in (select run_id from done)
@@ -93,7 +93,7 @@ ap as (
 bl as (
   insert into run_blobs (run_id, sha256, body)
   select b.run_id, b.sha256, b.body
-    from jsonb_to_recordset($9::text::jsonb) as b(run_id uuid, sha256 text, body text)
+    from json_to_recordset($9::text::json) as b(run_id uuid, sha256 text, body text)
    where b.run_id in (select run_id from done)
   on conflict (run_id, sha256) do nothing)
 select run_id::text as run_id from done

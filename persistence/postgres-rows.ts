@@ -48,9 +48,14 @@ export function toApprovalRow(r: ApprovalDbRow): ApprovalRow {
   return { ...r, created_at: iso(r.created_at), expires_at: iso(r.expires_at) };
 }
 
-// The jsonb type oid: typed parameters are serialised with JSON.stringify by postgres.js.
+// The json and jsonb type oids: typed parameters are serialised with JSON.stringify by postgres.js.
+const JSON_OID = 114;
 const JSONB_OID = 3802;
 
-/** A jsonb parameter; callers hand in JSON-safe data by contract (snapshots, views, payloads). */
+/** A jsonb parameter; callers hand in JSON-safe data by contract (payloads, approvals). */
 export const jsonb = (sql: Sql | TransactionSql, value: unknown): Parameter<unknown> =>
   sql.typed(value, JSONB_OID);
+
+/** A json parameter (a run's envelope and view, stored as written: migration 00005). */
+export const json = (sql: Sql | TransactionSql, value: unknown): Parameter<unknown> =>
+  sql.typed(value, JSON_OID);

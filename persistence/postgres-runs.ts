@@ -6,7 +6,7 @@ import { guard, sqlState } from './postgres-errors.ts';
 import { decodeCursor, keysetPage } from './postgres-paging.ts';
 import { reviewerMayDecide } from './postgres-reviewers.ts';
 import type { EventDbRow, RunDbRow } from './postgres-rows.ts';
-import { jsonb, toEventRow, toRunRecord } from './postgres-rows.ts';
+import { json, jsonb, toEventRow, toRunRecord } from './postgres-rows.ts';
 import { syncTimers } from './postgres-timers.ts';
 import type { ApprovalRow, CommitInput, EventRow, RunFilter, RunStore } from './types.ts';
 import { StoreError } from './types.ts';
@@ -133,7 +133,7 @@ export function createRunOps(
               insert into runs (run_id, seq, status, current_step, user_id, session_id, created_by,
                                 envelope, view, work_pending, owner, lease_until, created_at, updated_at)
               values (${r.run_id}, ${r.seq}, ${r.status}, ${r.current_step}, ${r.user_id ?? null},
-                      ${r.session_id ?? null}, ${r.created_by}, ${jsonb(tx, blobs.put(r.envelope))}, ${jsonb(tx, blobs.put(r.view))},
+                      ${r.session_id ?? null}, ${r.created_by}, ${json(tx, blobs.put(r.envelope))}, ${json(tx, blobs.put(r.view))},
                       ${run.work_pending}, ${run.owner}, ${leaseEnd(tx, run.lease_ms)},
                       ${r.created_at}, ${r.updated_at})
             `;
@@ -156,8 +156,8 @@ export function createRunOps(
                  set seq = ${change.expected_seq + change.events.length},
                      status = ${change.status},
                      current_step = ${change.current_step},
-                     envelope = ${jsonb(tx, blobs.put(change.envelope))},
-                     view = ${jsonb(tx, blobs.put(change.view))},
+                     envelope = ${json(tx, blobs.put(change.envelope))},
+                     view = ${json(tx, blobs.put(change.view))},
                      work_pending = ${change.work_pending},
                      owner = ${change.owner},
                      lease_until = ${leaseEnd(tx, change.lease_ms)},

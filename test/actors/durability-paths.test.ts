@@ -294,7 +294,7 @@ describe('a run taken down any path keeps a gap-free log that replays to its sna
     expect(ok.results.map((r) => [r.run_id, r.consistent])).toEqual(driven.map((id) => [id, true]));
     const victim = driven[0]!;
     await db.sql`
-      update runs set envelope = jsonb_set(envelope, '{snapshot,context,final_result}', '"forged"')
+      update runs set envelope = jsonb_set(envelope::jsonb, '{snapshot,context,final_result}', '"forged"')
        where run_id = ${victim}`;
     const bad = await runVerifyScript(db.url, [victim]);
     expect(bad.code).toBe(1);

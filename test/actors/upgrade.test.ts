@@ -19,8 +19,8 @@ async function storeAsVersion1(runId: string): Promise<void> {
     update runs
        set envelope = jsonb_build_object(
              'machine_version', 1,
-             'snapshot', jsonb_set(envelope->'snapshot', '{context}',
-                                   (envelope->'snapshot'->'context') - 'work_failures' - 'work_retry_at'))
+             'snapshot', jsonb_set(envelope::jsonb->'snapshot', '{context}',
+                                   (envelope::jsonb->'snapshot'->'context') - 'work_failures' - 'work_retry_at'))
      where run_id = ${runId}`;
 }
 
