@@ -1,13 +1,15 @@
 /**
- * `npm run bench -- e2e [--before DIR] [--clients 16,64] [--seconds 10] [--warmup 3] [--workers N]
+ * `npm run bench -- e2e [--before DIR] [--clients 16,64] [--seconds 10] [--warmup 20] [--workers N]
  *   [--prompt-bytes N]`
  *
  * The run shape of issue 7 through the real start command (`server/main.ts` as a child process)
  * on Postgres + Redis, driven by a keep-alive `node:http` client, with a fake Replicate answering
  * creates already `succeeded`. Prints, per system and concurrency: runs/s, decision→ack p50/p99,
  * logical commits and Postgres write transactions per run (the service's counters), server CPU ms
- * per run, WAL bytes per run; and, in the same invocation, the ceiling (a do-nothing server, same
- * client) and a Postgres baseline (single-row durable inserts, 16 clients).
+ * per run, Postgres CPU ms per run (every `postgres` process of the cluster), WAL bytes per run;
+ * and, in the same invocation, the ceiling (a do-nothing server, same client) and a Postgres
+ * baseline (single-row durable inserts, 16 clients). The default warm-up (20 s) lets V8 finish
+ * optimizing: with 3 s its compiler was still about a tenth of the service's CPU in the window.
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { startFakeReplicate } from '../test/support/fake-replicate.ts';
 import { createClient, drive, percentile } from './bench/client.ts';
 import { createScratch } from './bench/pg.ts';
-import { type Service, startService } from './bench/service.ts';
+import { processCpuMs, type Service, startService } from './bench/service.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NULL_SERVER = fileURLToPath(new URL('./bench/null-server.ts', import.meta.url));
@@ -26,7 +28,7 @@ const { values: args } = parseArgs({
     before: { type: 'string' },
     clients: { type: 'string', default: '16,64' },
     seconds: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '20' },
     workers: { type: 'string' },
     'skip-ceiling': { type: 'boolean', default: false },
     /** Write a V8 CPU profile of each "after" server into this directory. */
@@ -71,6 +73,7 @@ interface Row {
   writeTx: number | null;
   xacts: number;
   cpuMs: number;
+  pgCpuMs: number;
   walBytes: number;
   errors: string[];
 }
@@ -122,7 +125,8 @@ async function measure(
     },
     clients * 2,
   );
-  const edge: Record<string, { cpu: number; wal: string; c: Map<string, number>; x: number }> = {};
+  const edge: Record<string, { cpu: number; pg: number; wal: string; c: Map<string, number>; x: number }> =
+    {};
   const xacts = async () => {
     const dbName = new URL(databaseUrl).pathname.slice(1);
     return scratch.xactCommit(dbName);
@@ -130,7 +134,13 @@ async function measure(
   try {
     const r = await drive(client, clients, WARMUP_MS, WINDOW_MS, async (at) => {
       const c = isNull ? new Map<string, number>() : await counters(client);
-      edge[at] = { cpu: service.cpuMs(), wal: await scratch.walLsn(), c, x: await xacts() };
+      edge[at] = {
+        cpu: service.cpuMs(),
+        pg: processCpuMs('postgres'),
+        wal: await scratch.walLsn(),
+        c,
+        x: await xacts(),
+      };
     });
     const s = edge.start!;
     const e = edge.end!;
@@ -155,6 +165,7 @@ async function measure(
       writeTx: diff('hitl_write_transactions_total'),
       xacts: per(e.x - s.x),
       cpuMs: per(e.cpu - s.cpu),
+      pgCpuMs: per(e.pg - s.pg),
       walBytes: per(wal - walAtEnd),
       errors: r.errors,
     };
@@ -197,13 +208,13 @@ async function main(): Promise<void> {
       `e2e: ${WINDOW_MS / 1000} s window after ${WARMUP_MS / 1000} s warm-up; Postgres + Redis; fake Replicate answers creates succeeded${PROMPT ? `; prompt ${PROMPT.length.toLocaleString('en-US')} bytes` : ''}`,
     );
     console.log(
-      '| system | clients | runs/s | ÷ ceiling | decision→ack p50 / p99 ms | commits/run | write tx/run | xact_commit/run | server CPU ms/run | WAL bytes/run |',
+      '| system | clients | runs/s | ÷ ceiling | decision→ack p50 / p99 ms | commits/run | write tx/run | xact_commit/run | server CPU ms/run | Postgres CPU ms/run | WAL bytes/run |',
     );
-    console.log('|---|---|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
       const ceil = ceiling.get(r.clients);
       console.log(
-        `| ${r.system} | ${r.clients} | ${fmt(r.runsPerS)} | ${ceil ? `${fmt((100 * r.runsPerS) / ceil)} %` : 'n/a'} | ${r.system === 'ceiling' ? 'n/a' : `${fmt(r.p50)} / ${fmt(r.p99)}`} | ${fmt(r.commits)} | ${fmt(r.writeTx)} | ${r.system === 'ceiling' ? 'n/a' : fmt(r.xacts)} | ${fmt(r.cpuMs, 2)} | ${r.system === 'ceiling' ? 'n/a' : fmt(r.walBytes, 0)} |`,
+        `| ${r.system} | ${r.clients} | ${fmt(r.runsPerS)} | ${ceil ? `${fmt((100 * r.runsPerS) / ceil)} %` : 'n/a'} | ${r.system === 'ceiling' ? 'n/a' : `${fmt(r.p50)} / ${fmt(r.p99)}`} | ${fmt(r.commits)} | ${fmt(r.writeTx)} | ${r.system === 'ceiling' ? 'n/a' : fmt(r.xacts)} | ${fmt(r.cpuMs, 2)} | ${r.system === 'ceiling' ? 'n/a' : fmt(r.pgCpuMs, 2)} | ${r.system === 'ceiling' ? 'n/a' : fmt(r.walBytes, 0)} |`,
       );
     }
     console.log(

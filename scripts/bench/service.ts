@@ -27,6 +27,23 @@ function stat(pid: number): { ppid: number; ticks: number } | null {
   }
 }
 
+/** User + system CPU ms of every process named `comm` alive now (e.g. all of Postgres's). */
+export function processCpuMs(comm: string): number {
+  let ticks = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!Number.isInteger(Number(name))) continue;
+    try {
+      const text = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')) !== comm) continue;
+      const s = stat(Number(name));
+      if (s) ticks += s.ticks;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks * TICK_MS;
+}
+
 /** The process and every descendant alive now. */
 function tree(root: number): number[] {
   const parent = new Map<number, number>();
