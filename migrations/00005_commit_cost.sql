@@ -10,7 +10,7 @@ alter table run_blobs drop constraint if exists run_blobs_run_id_fkey;
 -- query looks into them; the service reads them back whole. (Rewrites the table once.)
 alter table runs alter column envelope type json using envelope::json,
                  alter column view type json using view::json;
--- They are compressed with lz4 where the server has it (pglz, the default, costs several times the
+-- Both are compressed with lz4 where the server has it (pglz, the default, costs several times the
 -- CPU); a server built without lz4 keeps pglz.
 do $$
 begin
