@@ -1,34 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPostgresStore } from '../../persistence/postgres.ts';
-import type { RunStore } from '../../persistence/types.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { describe, expect, it } from 'vitest';
+import { storeOnTestDatabase } from '../support/db.ts';
 import { newRun } from '../support/store-fixtures.ts';
 
 // A new database has no planner statistics until autovacuum reaches it; the store's prepared
 // statements were then planned (and kept) for tables of a few rows: sequential scans of `runs` on
 // every probe and batch. The store analyses never-analysed tables after its first 500 commits.
 
-let db: TestDatabase;
-let store: RunStore;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  store = createPostgresStore(db.sql);
-});
-
-afterAll(async () => {
-  await db?.drop();
-});
+const t = storeOnTestDatabase();
 
 const lastAnalyze = async (table: string) => {
-  const [row] = await db.sql<{ at: Date | null }[]>`
+  const [row] = await t.db.sql<{ at: Date | null }[]>`
     select last_analyze as at from pg_stat_user_tables where relname = ${table}`;
   return row?.at ?? null;
 };
 
 async function createRuns(n: number): Promise<void> {
   for (let i = 0; i < n; i += 50) {
-    const results = await store.commitBatch(
+    const results = await t.store.commitBatch(
       Array.from({ length: 50 }, () => ({ kind: 'create' as const, run: newRun() })),
     );
     expect(results.every((r) => r === null)).toBe(true);
@@ -57,7 +45,7 @@ describe('planner statistics on a new database', () => {
       (v) => v.every((x) => x !== null),
     );
     expect(at).toEqual([expect.any(Date), expect.any(Date), expect.any(Date)]);
-    const plan = await db.sql.unsafe<{ 'QUERY PLAN': string }[]>(
+    const plan = await t.db.sql.unsafe<{ 'QUERY PLAN': string }[]>(
       `explain select seq from runs where run_id = any('{${newRun().record.run_id}}'::uuid[])`,
     );
     expect(plan.map((p) => p['QUERY PLAN']).join('\n')).toMatch(/runs_pkey/);

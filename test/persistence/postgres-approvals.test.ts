@@ -1,21 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPostgresStore } from '../../persistence/postgres.ts';
-import type { ApprovalRow, RunStore } from '../../persistence/types.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { describe, expect, it } from 'vitest';
+import type { ApprovalRow } from '../../persistence/types.ts';
+import { storeOnTestDatabase } from '../support/db.ts';
 import { approvalRow, commitOf, inMs, newRun } from '../support/store-fixtures.ts';
 
-let db: TestDatabase;
-let store: RunStore;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  store = createPostgresStore(db.sql);
-});
-
-afterAll(async () => {
-  await db?.drop();
-});
+const t = storeOnTestDatabase();
 
 const deadline = (a: ApprovalRow) => ({
   kind: 'approval_deadline' as const,
@@ -32,7 +21,7 @@ async function seed(session: string, rows: Array<Partial<ApprovalRow>>): Promise
       created_at: new Date(Date.UTC(2030, 0, 1, 0, 0, i)).toISOString(),
       ...overrides,
     });
-    await store.createApproval(row, deadline(row));
+    await t.store.createApproval(row, deadline(row));
     made.push(row);
   }
   return made;
@@ -48,10 +37,10 @@ describe('pending approvals', () => {
       { status: 'approved' },
       {},
     ]);
-    const first = await store.listPendingApprovals({ session_id: session }, 2, null);
+    const first = await t.store.listPendingApprovals({ session_id: session }, 2, null);
     expect(first.total).toBe(3);
     expect(first.items.map((x) => x.approval_id)).toEqual([e?.approval_id, b?.approval_id]);
-    const second = await store.listPendingApprovals({ session_id: session }, 2, first.next_cursor);
+    const second = await t.store.listPendingApprovals({ session_id: session }, 2, first.next_cursor);
     expect(second).toMatchObject({ total: 3, next_cursor: null });
     expect(second.items.map((x) => x.approval_id)).toEqual([a?.approval_id]);
     expect(second.items[0]).toEqual(a);
@@ -65,7 +54,7 @@ describe('pending approvals', () => {
       { approval: {} },
     ]);
     const ids = (sub: string, roles: string[]) =>
-      store
+      t.store
         .listPendingApprovals({ session_id: session, reviewer: { sub, roles } }, 10, null)
         .then((p) => p.items.map((x) => x.approval_id));
     expect(await ids('alice', [])).toEqual([forAlice?.approval_id]);
@@ -76,58 +65,58 @@ describe('pending approvals', () => {
 
   it('filters by user, session and run', async () => {
     const run = newRun();
-    await store.createRun(run);
+    await t.store.createRun(run);
     const runId = run.record.run_id;
     const open = approvalRow({ run_id: runId, envelope: null, user_id: 'frank' });
-    await store.commit(commitOf(runId, 1, 1, { approvals: [open] }));
-    expect((await store.listPendingApprovals({ run_id: runId }, 10, null)).items).toEqual([open]);
-    expect((await store.listPendingApprovals({ user_id: 'frank' }, 10, null)).total).toBe(1);
-    expect((await store.listPendingApprovals({ run_id: 'junk' }, 10, null)).total).toBe(0);
+    await t.store.commit(commitOf(runId, 1, 1, { approvals: [open] }));
+    expect((await t.store.listPendingApprovals({ run_id: runId }, 10, null)).items).toEqual([open]);
+    expect((await t.store.listPendingApprovals({ user_id: 'frank' }, 10, null)).total).toBe(1);
+    expect((await t.store.listPendingApprovals({ run_id: 'junk' }, 10, null)).total).toBe(0);
   });
 });
 
 describe('standalone approvals', () => {
   it('updates with compare-and-set on version', async () => {
     const row = approvalRow();
-    await store.createApproval(row, deadline(row));
-    await store.updateApproval({ ...row, version: 1, approval: { note: 'edited' } }, 0);
-    expect(await store.getApproval(row.approval_id)).toMatchObject({
+    await t.store.createApproval(row, deadline(row));
+    await t.store.updateApproval({ ...row, version: 1, approval: { note: 'edited' } }, 0);
+    expect(await t.store.getApproval(row.approval_id)).toMatchObject({
       version: 1,
       approval: { note: 'edited' },
     });
-    await expect(store.updateApproval({ ...row, version: 1 }, 0)).rejects.toMatchObject({
+    await expect(t.store.updateApproval({ ...row, version: 1 }, 0)).rejects.toMatchObject({
       code: 'version_conflict',
     });
-    await expect(store.updateApproval(approvalRow(), 0)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(t.store.updateApproval(approvalRow(), 0)).rejects.toMatchObject({ code: 'not_found' });
   });
 
   it('lets exactly one of two concurrent decisions win', async () => {
     const row = approvalRow();
-    await store.createApproval(row, deadline(row));
+    await t.store.createApproval(row, deadline(row));
     const results = await Promise.allSettled([
-      store.updateApproval({ ...row, status: 'approved', version: 1 }, 0),
-      store.updateApproval({ ...row, status: 'rejected', version: 1 }, 0),
+      t.store.updateApproval({ ...row, status: 'approved', version: 1 }, 0),
+      t.store.updateApproval({ ...row, status: 'rejected', version: 1 }, 0),
     ]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
   });
 
   it('drops its deadline timer once decided', async () => {
     const row = approvalRow();
-    await store.createApproval(row, deadline(row));
-    const timers = () => db.sql`select id from timers where owner_id = ${row.approval_id}`;
+    await t.store.createApproval(row, deadline(row));
+    const timers = () => t.db.sql`select id from timers where owner_id = ${row.approval_id}`;
     expect(await timers()).toHaveLength(1);
-    await store.updateApproval({ ...row, status: 'pending', version: 1 }, 0);
+    await t.store.updateApproval({ ...row, status: 'pending', version: 1 }, 0);
     expect(await timers()).toHaveLength(1);
-    await store.updateApproval({ ...row, status: 'approved', version: 2 }, 1);
+    await t.store.updateApproval({ ...row, status: 'approved', version: 2 }, 1);
     expect(await timers()).toHaveLength(0);
   });
 
   it('refuses a second approval with the same id', async () => {
     const row = approvalRow();
-    await store.createApproval(row, deadline(row));
-    await expect(store.createApproval(row, deadline(row))).rejects.toMatchObject({
+    await t.store.createApproval(row, deadline(row));
+    await expect(t.store.createApproval(row, deadline(row))).rejects.toMatchObject({
       code: 'version_conflict',
     });
-    expect(await store.getApproval('junk')).toBeNull();
+    expect(await t.store.getApproval('junk')).toBeNull();
   });
 });

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Sql } from 'postgres';
 import postgres from 'postgres';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { migrate } from '../../persistence/migrate.ts';
-import { connectPostgres } from '../../persistence/postgres.ts';
+import { connectPostgres, createPostgresStore } from '../../persistence/postgres.ts';
+import type { RunStore } from '../../persistence/types.ts';
 
 /** A database of one's own, so test files can run in parallel. */
 export interface TestDatabase {
@@ -45,6 +46,31 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
       await sql.end({ timeout: 5 }).catch(() => undefined);
       // WITH (FORCE) (PG 13+) also ends connections a failed test left open.
       await asAdmin((admin) => admin`drop database if exists ${admin(name)} with (force)`);
+    },
+  };
+}
+
+/** A Postgres store on a new, migrated database of the test file's own (dropped after the file). */
+export function storeOnTestDatabase(): { readonly db: TestDatabase; readonly store: RunStore } {
+  let db: TestDatabase | undefined;
+  let store: RunStore | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    store = createPostgresStore(db.sql);
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+  const ready = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('the test database is made in beforeAll');
+    return v;
+  };
+  return {
+    get db() {
+      return ready(db);
+    },
+    get store() {
+      return ready(store);
     },
   };
 }
