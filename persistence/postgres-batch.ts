@@ -59,6 +59,7 @@ tw as (
 tsync as (select run_id from done where run_id = any($5::text[]::uuid[])),
 tdel as (
   delete from timers t
+   -- The array again so that timers are found by owner (as the update above finds runs).
    where t.owner_id = any($5::text[]::uuid[]) and t.owner_id in (select run_id from tsync)
      and t.kind <> 'cancel'
      and not exists (select 1 from tw where tw.owner_id = t.owner_id and tw.kind = t.kind and tw.key = t.key)),

@@ -16,12 +16,17 @@ export interface Service {
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
-function stat(pid: number): { ppid: number; ticks: number } | null {
+function stat(pid: number): { comm: string; ppid: number; ticks: number } | null {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name may hold spaces: fields are counted after its closing parenthesis.
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
+    const end = text.lastIndexOf(')');
+    const f = text.slice(end + 2).split(' ');
+    return {
+      comm: text.slice(text.indexOf('(') + 1, end),
+      ppid: Number(f[1]),
+      ticks: Number(f[11]) + Number(f[12]),
+    };
   } catch {
     return null;
   }
@@ -31,15 +36,10 @@ function stat(pid: number): { ppid: number; ticks: number } | null {
 export function processCpuMs(comm: string): number {
   let ticks = 0;
   for (const name of readdirSync('/proc')) {
-    if (!Number.isInteger(Number(name))) continue;
-    try {
-      const text = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')) !== comm) continue;
-      const s = stat(Number(name));
-      if (s) ticks += s.ticks;
-    } catch {
-      // gone meanwhile
-    }
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    const s = stat(pid);
+    if (s?.comm === comm) ticks += s.ticks;
   }
   return ticks * TICK_MS;
 }
