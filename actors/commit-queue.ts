@@ -6,8 +6,7 @@ export interface CommitQueueOptions<T> {
   maxQueued?: number;
   /** Runs per transaction at most. */
   maxBatch?: number;
-  /** Called with the committed items' extras once Postgres has them (cache + fan-out); its
-   *  synchronous part runs before the commits are acknowledged, the rest is not waited for. */
+  /** Called with the committed items' extras once Postgres has them (cache + fan-out). */
   afterBatch?: (done: T[]) => Promise<void>;
   /** Test-only fault injection: `batch_in_flight` (the statement is sent, no answer yet) and
    *  `after_commit` (committed, nothing cached, published or acknowledged). */
@@ -57,10 +56,8 @@ export function createCommitQueue<T>(store: RunStore, opts: CommitQueueOptions<T
       // The next batch goes out while this one's cache and fan-out are written.
       inFlight = false;
       void flush();
-      // Acknowledged once Postgres has it: the cache entries and messages go out without being
-      // waited for (what afterBatch does synchronously, the in-process copies and subscribers,
-      // is done before). A read never trusts a cache entry older than the committed `seq`.
-      if (ok.length > 0) void opts.afterBatch?.(ok.map((w) => w.extra)).catch(() => {});
+      // SPEC §2.6: acknowledged (and its work started) only once the cache entry is written too.
+      if (ok.length > 0) await opts.afterBatch?.(ok.map((w) => w.extra)).catch(() => {});
       batch.forEach((w, i) => {
         w.resolve(results[i] ?? null);
       });
