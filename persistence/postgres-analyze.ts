@@ -17,7 +17,8 @@ export function createAnalyzeOnGrowth(sql: Sql) {
   let next = 0;
   return (n: number): void => {
     commits += n;
-    if (next >= AT.length || commits < (AT[next] as number)) return;
+    const at = AT[next];
+    if (at === undefined || commits < at) return;
     next++;
     void (async () => {
       const rows = await sql<{ relname: string }[]>`
