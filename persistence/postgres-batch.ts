@@ -1,5 +1,5 @@
 import type { Sql } from 'postgres';
-import { jsonOf } from './json-once.ts';
+import { jsonOnce } from './json-once.ts';
 import { storedApproval } from './postgres-approvals.ts';
 import { type BlobMemory, type BlobRow, RunBlobs } from './postgres-blobs.ts';
 import { guard, isConnectionError } from './postgres-errors.ts';
@@ -16,28 +16,35 @@ import { StoreError } from './types.ts';
  */
 const BATCH_SQL = `
 with
+-- The JSON values (envelopes, views, event payloads, approvals) outside the JSON records that
+-- point at them: Postgres then reads each once, as its column's input, instead of lexing it within
+-- the records too (every string of it unescaped, to be thrown away). JSON text never holds a raw
+-- U+001E (JSON.stringify escapes every control character), so it separates them.
+big as (select string_to_array($11::text, E'\\x1e') as t),
 cin as (
   select * from json_to_recordset($1::text::json) as x(
     run_id uuid, seq int, status text, current_step text, user_id text, session_id text,
-    created_by text, envelope json, view json, work_pending boolean, owner text, lease_ms float8,
+    created_by text, envelope int, view int, work_pending boolean, owner text, lease_ms float8,
     created_at timestamptz, updated_at timestamptz)),
 uin as (
   select * from json_to_recordset($2::text::json) as x(
-    run_id uuid, expected_seq int, seq int, status text, current_step text, envelope json,
-    view json, work_pending boolean, owner text, lease_ms float8, updated_at timestamptz,
+    run_id uuid, expected_seq int, seq int, status text, current_step text, envelope int,
+    view int, work_pending boolean, owner text, lease_ms float8, updated_at timestamptz,
     takeover boolean)),
 ins as (
   insert into runs (run_id, seq, status, current_step, user_id, session_id, created_by, envelope,
                     view, work_pending, owner, lease_until, created_at, updated_at)
-  select run_id, seq, status, current_step, user_id, session_id, created_by, envelope, view,
+  select run_id, seq, status, current_step, user_id, session_id, created_by,
+         (select t[envelope] from big)::json, (select t[view] from big)::json,
          work_pending, owner, now() + lease_ms * interval '1 millisecond', created_at, updated_at
     from cin
   on conflict (run_id) do nothing
   returning run_id),
 upd as (
   update runs r
-     set seq = u.seq, status = u.status, current_step = u.current_step, envelope = u.envelope,
-         view = u.view, work_pending = u.work_pending, owner = u.owner,
+     set seq = u.seq, status = u.status, current_step = u.current_step,
+         envelope = (select t[u.envelope] from big)::json, view = (select t[u.view] from big)::json,
+         work_pending = u.work_pending, owner = u.owner,
          lease_until = now() + u.lease_ms * interval '1 millisecond', updated_at = u.updated_at
     from uin u
    where r.run_id = u.run_id and r.seq = u.expected_seq
@@ -49,10 +56,11 @@ upd as (
 done as (select run_id from ins union all select run_id from upd),
 ev as (
   insert into run_events (run_id, seq, type, step, status, actor, message, payload, derived, created_at)
-  select e.run_id, e.seq, e.type, e.step, e.status, e.actor, e.message, e.payload, e.derived, e.created_at
+  select e.run_id, e.seq, e.type, e.step, e.status, e.actor, e.message,
+         (select t[e.payload] from big)::jsonb, e.derived, e.created_at
     from json_to_recordset($3::text::json) as e(
       run_id uuid, seq int, type text, step text, status text, actor text, message text,
-      payload jsonb, derived boolean, created_at timestamptz)
+      payload int, derived boolean, created_at timestamptz)
    where e.run_id in (select run_id from done)),
 tw as (
   select * from json_to_recordset($4::text::json) as t(owner_id uuid, kind text, key text, fire_at timestamptz)),
@@ -81,10 +89,10 @@ ap as (
   insert into approvals (approval_id, run_id, status, checkpoint_type, user_id, session_id, created_by,
                          created_at, expires_at, approval, envelope, version)
   select a.approval_id, a.run_id, a.status, a.checkpoint_type, a.user_id, a.session_id, a.created_by,
-         a.created_at, a.expires_at, a.approval, null, a.version
+         a.created_at, a.expires_at, (select t[a.approval] from big)::jsonb, null, a.version
     from json_to_recordset($6::text::json) as a(
       approval_id uuid, run_id uuid, status text, checkpoint_type text, user_id text, session_id text,
-      created_by text, created_at timestamptz, expires_at timestamptz, approval jsonb, version int)
+      created_by text, created_at timestamptz, expires_at timestamptz, approval int, version int)
    where a.run_id in (select run_id from done)
   on conflict (approval_id) do update
      set run_id = excluded.run_id, status = excluded.status, checkpoint_type = excluded.checkpoint_type,
@@ -112,7 +120,25 @@ function checkNumbering(
   });
 }
 
-const createRow = (n: NewRun, blobs: RunBlobs) => {
+/**
+ * The JSON values of a batch, joined by U+001E (`$11`); the records hold their 1-based positions.
+ * The envelopes' texts are kept (`jsonOnce`): the cache entries written after the batch reuse them.
+ */
+class BigValues {
+  private readonly texts: string[] = [];
+  /** The position of `text`, already JSON. */
+  add(text: string): number {
+    return this.texts.push(text);
+  }
+  json(value: unknown): number {
+    return this.add(JSON.stringify(value));
+  }
+  joined(): string {
+    return this.texts.join('\u001e');
+  }
+}
+
+const createRow = (n: NewRun, blobs: RunBlobs, big: BigValues) => {
   const r = n.record;
   checkNumbering(r.run_id, 1, n);
   if (r.seq !== n.events.length) throw new Error(`record.seq must be ${n.events.length}`);
@@ -124,8 +150,8 @@ const createRow = (n: NewRun, blobs: RunBlobs) => {
     user_id: r.user_id ?? null,
     session_id: r.session_id ?? null,
     created_by: r.created_by,
-    envelope: blobs.put(r.envelope),
-    view: blobs.put(r.view),
+    envelope: big.add(jsonOnce(blobs.put(r.envelope))),
+    view: big.json(blobs.put(r.view)),
     work_pending: n.work_pending,
     owner: n.owner,
     lease_ms: n.lease_ms,
@@ -134,7 +160,7 @@ const createRow = (n: NewRun, blobs: RunBlobs) => {
   };
 };
 
-const updateRow = (c: CommitInput, blobs: RunBlobs) => {
+const updateRow = (c: CommitInput, blobs: RunBlobs, big: BigValues) => {
   checkNumbering(c.run_id, c.expected_seq + 1, c);
   return {
     run_id: c.run_id,
@@ -142,8 +168,8 @@ const updateRow = (c: CommitInput, blobs: RunBlobs) => {
     seq: c.expected_seq + c.events.length,
     status: c.status,
     current_step: c.current_step,
-    envelope: blobs.put(c.envelope),
-    view: blobs.put(c.view),
+    envelope: big.add(jsonOnce(blobs.put(c.envelope))),
+    view: big.json(blobs.put(c.view)),
     work_pending: c.work_pending,
     owner: c.owner,
     lease_ms: c.lease_ms,
@@ -206,16 +232,27 @@ export async function commitBatch(
     const workDone: string[] = [];
     const blobRows: BlobRow[] = [];
     const written: RunBlobs[] = [];
+    const big = new BigValues();
     for (const item of items) {
       const id = runIdOf(item);
       const body = item.kind === 'create' ? item.run : item.change;
       const blobs = new RunBlobs(id, memory);
       written.push(blobs);
-      if (item.kind === 'create') creates.push(createRow(item.run, blobs));
-      else updates.push(updateRow(item.change, blobs));
+      if (item.kind === 'create') creates.push(createRow(item.run, blobs, big));
+      else updates.push(updateRow(item.change, blobs, big));
       for (const e of body.events) {
-        const payload = blobs.put(e.payload);
-        events.push(payload === e.payload ? e : { ...e, payload });
+        events.push({
+          run_id: e.run_id,
+          seq: e.seq,
+          type: e.type,
+          step: e.step,
+          status: e.status,
+          actor: e.actor,
+          message: e.message,
+          payload: big.json(blobs.put(e.payload)),
+          derived: e.derived,
+          created_at: e.created_at,
+        });
       }
       if (item.kind === 'create' || item.change.timers_changed !== false) {
         sync.push(id);
@@ -223,7 +260,7 @@ export async function commitBatch(
           timers.push({ owner_id: id, kind: t.kind, key: t.key, fire_at: t.fire_at });
       }
       for (const a of body.approvals)
-        approvals.push({ ...a, approval: storedApproval(a.approval, blobs), envelope: undefined });
+        approvals.push({ ...a, approval: big.json(storedApproval(a.approval, blobs)), envelope: undefined });
       // After every value of this run is stored: the blobs any of them references.
       blobRows.push(...blobs.rows());
       if (item.kind === 'commit') {
@@ -237,9 +274,8 @@ export async function commitBatch(
       const rows = await sql.unsafe<{ run_id: string }[]>(
         BATCH_SQL,
         [
-          // The envelopes' texts are kept: the cache entries written after this batch reuse them.
-          `[${creates.map((r) => jsonOf(r, ['envelope'])).join(',')}]`,
-          `[${updates.map((r) => jsonOf(r, ['envelope'])).join(',')}]`,
+          JSON.stringify(creates),
+          JSON.stringify(updates),
           JSON.stringify(events),
           JSON.stringify(timers),
           sync,
@@ -248,6 +284,7 @@ export async function commitBatch(
           workDone,
           JSON.stringify(blobRows),
           updates.map((u) => u.run_id),
+          big.joined(),
           // Prepared once per connection: the statement is planned once, not per batch.
         ],
         { prepare: true },

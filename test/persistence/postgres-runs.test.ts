@@ -161,6 +161,46 @@ describe('committing', () => {
   });
 });
 
+describe('a group commit of values with control characters', () => {
+  // The batch sends its JSON values joined by U+001E: one inside a string must not split them.
+  const tricky = { text: 'a\u001eb\u001e\u001e', ctl: '\u0001\u001f\n\t"\\', uni: 'é😀\u2028', deep: [{ '\u001e': 1 }] };
+
+  it('writes a create and commits in one batch and reads every value back exactly', async () => {
+    const fresh = newRun({
+      envelope: { machine_version: 1, snapshot: { value: 'created', context: { tricky } } },
+      view: { status: 'queued', tricky },
+    });
+    const existing = newRun();
+    await store.createRun(existing);
+    const id = existing.record.run_id;
+    const approval = approvalRow({ run_id: id });
+    approval.approval = { ...approval.approval, tricky };
+    const change = commitOf(id, 1, 2, {
+      envelope: { machine_version: 1, snapshot: { value: 'running', context: { tricky, n: 3 } } },
+      view: { status: 'running', tricky },
+      approvals: [approval],
+    });
+    change.events = change.events.map((e) => ({ ...e, payload: { tricky, seq: e.seq } }));
+    expect(await store.commitBatch([{ kind: 'create', run: fresh }, { kind: 'commit', change }])).toEqual([
+      null,
+      null,
+    ]);
+    const created = await other.getRun(fresh.record.run_id);
+    expect(created?.envelope).toEqual(fresh.record.envelope);
+    expect(created?.view).toEqual(fresh.record.view);
+    const changed = await other.getRun(id);
+    expect(changed?.seq).toBe(3);
+    expect(changed?.envelope).toEqual(change.envelope);
+    expect(changed?.view).toEqual(change.view);
+    const events = await other.listEvents(id, 1, 10);
+    expect(events.map((e) => e.payload)).toEqual([
+      { tricky, seq: 2 },
+      { tricky, seq: 3 },
+    ]);
+    expect((await other.getApproval(approval.approval_id))?.approval).toMatchObject({ tricky });
+  });
+});
+
 describe('listing runs', () => {
   const session = randomUUID();
   const ids: string[] = [];
