@@ -163,7 +163,12 @@ describe('committing', () => {
 
 describe('a group commit of values with control characters', () => {
   // The batch sends its JSON values joined by U+001E: one inside a string must not split them.
-  const tricky = { text: 'a\u001eb\u001e\u001e', ctl: '\u0001\u001f\n\t"\\', uni: 'é😀\u2028', deep: [{ '\u001e': 1 }] };
+  const tricky = {
+    text: 'a\u001eb\u001e\u001e',
+    ctl: '\u0001\u001f\n\t"\\',
+    uni: 'é😀\u2028',
+    deep: [{ '\u001e': 1 }],
+  };
 
   it('writes a create and commits in one batch and reads every value back exactly', async () => {
     const fresh = newRun({
@@ -181,10 +186,12 @@ describe('a group commit of values with control characters', () => {
       approvals: [approval],
     });
     change.events = change.events.map((e) => ({ ...e, payload: { tricky, seq: e.seq } }));
-    expect(await store.commitBatch([{ kind: 'create', run: fresh }, { kind: 'commit', change }])).toEqual([
-      null,
-      null,
-    ]);
+    expect(
+      await store.commitBatch([
+        { kind: 'create', run: fresh },
+        { kind: 'commit', change },
+      ]),
+    ).toEqual([null, null]);
     const created = await other.getRun(fresh.record.run_id);
     expect(created?.envelope).toEqual(fresh.record.envelope);
     expect(created?.view).toEqual(fresh.record.view);
