@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- e2e [--before DIR] [--clients 16,64] [--seconds 10] [--warmup 20] [--workers N]
- *   [--prompt-bytes N]`
+ *   [--prompt-bytes N] [--rounds N]`
  *
  * The run shape of issue 7 through the real start command (`server/main.ts` as a child process)
  * on Postgres + Redis, driven by a keep-alive `node:http` client, with a fake Replicate answering
@@ -35,6 +35,9 @@ const { values: args } = parseArgs({
     profile: { type: 'string' },
     /** Pad every run's prompt to this many bytes (write volume of a large input). */
     'prompt-bytes': { type: 'string' },
+    /** Measure every system this many times, alternating (the machine's speed drifts between
+     *  runs): prints each round, the medians, and each round's ratios to "after". */
+    rounds: { type: 'string', default: '1' },
   },
 });
 const CLIENTS = String(args.clients)
@@ -42,6 +45,7 @@ const CLIENTS = String(args.clients)
   .map((c) => Number(c));
 const WINDOW_MS = Number(args.seconds) * 1000;
 const WARMUP_MS = Number(args.warmup) * 1000;
+const ROUNDS = Math.max(1, Number(args.rounds));
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PROMPT_BYTES = args['prompt-bytes'] === undefined ? 0 : Number(args['prompt-bytes']);
@@ -64,6 +68,7 @@ const BENCH_OPENAPI = {
 };
 
 interface Row {
+  round: number;
   system: string;
   clients: number;
   runsPerS: number;
@@ -95,6 +100,7 @@ async function measure(
   scratch: ReturnType<typeof createScratch>,
   replicateUrl: string,
   clients: number,
+  round: number,
   extraEnv: Record<string, string> = {},
 ): Promise<Row> {
   const databaseUrl = await scratch.database();
@@ -156,6 +162,7 @@ async function measure(
       return a === undefined || b === undefined ? null : per(b - a);
     };
     return {
+      round,
       system,
       clients,
       runsPerS: r.runs / r.seconds,
@@ -178,6 +185,55 @@ async function measure(
 const fmt = (v: number | null, digits = 1) =>
   v === null || Number.isNaN(v) ? 'n/a' : v.toLocaleString('en-US', { maximumFractionDigits: digits });
 
+const median = (xs: number[]): number => {
+  const v = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? (v[m] as number) : ((v[m - 1] as number) + (v[m] as number)) / 2;
+};
+
+/** One row of the medians of several rounds of one system and concurrency. */
+function medianRow(rs: Row[]): Row {
+  const first = rs[0] as Row;
+  const of = (pick: (r: Row) => number | null) => {
+    const vs = rs.map(pick);
+    return vs.some((v) => v === null) ? null : median(vs as number[]);
+  };
+  return {
+    round: 0,
+    system: first.system,
+    clients: first.clients,
+    runsPerS: median(rs.map((r) => r.runsPerS)),
+    p50: median(rs.map((r) => r.p50)),
+    p99: median(rs.map((r) => r.p99)),
+    commits: of((r) => r.commits),
+    writeTx: of((r) => r.writeTx),
+    xacts: median(rs.map((r) => r.xacts)),
+    cpuMs: median(rs.map((r) => r.cpuMs)),
+    pgCpuMs: median(rs.map((r) => r.pgCpuMs)),
+    walBytes: median(rs.map((r) => r.walBytes)),
+    errors: rs.flatMap((r) => r.errors),
+  };
+}
+
+function printTable(
+  rows: Row[],
+  ceilingOf: (round: number, clients: number) => number | undefined,
+  withRound: boolean,
+): void {
+  console.log(
+    `| ${withRound ? 'round | ' : ''}system | clients | runs/s | ÷ ceiling | decision→ack p50 / p99 ms | commits/run | write tx/run | xact_commit/run | server CPU ms/run | Postgres CPU ms/run | WAL bytes/run |`,
+  );
+  console.log(`|${withRound ? '---|' : ''}---|---|---|---|---|---|---|---|---|---|---|`);
+  for (const r of rows) {
+    const ceil = ceilingOf(r.round, r.clients);
+    const c = r.system === 'ceiling';
+    console.log(
+      `| ${withRound ? `${r.round} | ` : ''}${r.system} | ${r.clients} | ${fmt(r.runsPerS)} | ${ceil ? `${fmt((100 * r.runsPerS) / ceil)} %` : 'n/a'} | ${c ? 'n/a' : `${fmt(r.p50)} / ${fmt(r.p99)}`} | ${fmt(r.commits)} | ${fmt(r.writeTx)} | ${c ? 'n/a' : fmt(r.xacts)} | ${fmt(r.cpuMs, 2)} | ${c ? 'n/a' : fmt(r.pgCpuMs, 2)} | ${c ? 'n/a' : fmt(r.walBytes, 0)} |`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const scratch = createScratch(ADMIN_URL);
   const fake = await startFakeReplicate({
@@ -193,29 +249,51 @@ async function main(): Promise<void> {
     systems.push(['after', ROOT, {}]);
     if (args.workers)
       systems.push([`after, HITL_WORKERS=${args.workers}`, ROOT, { HITL_WORKERS: String(args.workers) }]);
-    for (const clients of CLIENTS) {
-      for (const [system, dir, env] of systems) {
-        const row = await measure(system, dir, scratch, fake.url, clients, env);
-        rows.push(row);
-        process.stderr.write(
-          `${system} c${clients}: ${fmt(row.runsPerS)} runs/s${row.errors.length ? ` (${row.errors.length} errors: ${row.errors[0]})` : ''}\n`,
-        );
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const clients of CLIENTS) {
+        for (const [system, dir, env] of systems) {
+          const row = await measure(system, dir, scratch, fake.url, clients, round, env);
+          rows.push(row);
+          process.stderr.write(
+            `${ROUNDS > 1 ? `round ${round} ` : ''}${system} c${clients}: ${fmt(row.runsPerS)} runs/s${row.errors.length ? ` (${row.errors.length} errors: ${row.errors[0]})` : ''}\n`,
+          );
+        }
       }
     }
     const pgBase = await scratch.baseline(16, 5000);
-    const ceiling = new Map(rows.filter((r) => r.system === 'ceiling').map((r) => [r.clients, r.runsPerS]));
+    const ceilingOf = (round: number, clients: number) =>
+      rows.find((r) => r.system === 'ceiling' && r.round === round && r.clients === clients)?.runsPerS;
     console.log(
-      `e2e: ${WINDOW_MS / 1000} s window after ${WARMUP_MS / 1000} s warm-up; Postgres + Redis; fake Replicate answers creates succeeded${PROMPT ? `; prompt ${PROMPT.length.toLocaleString('en-US')} bytes` : ''}`,
+      `e2e: ${WINDOW_MS / 1000} s window after ${WARMUP_MS / 1000} s warm-up; Postgres + Redis; fake Replicate answers creates succeeded${PROMPT ? `; prompt ${PROMPT.length.toLocaleString('en-US')} bytes` : ''}${ROUNDS > 1 ? `; ${ROUNDS} rounds, alternating` : ''}`,
     );
-    console.log(
-      '| system | clients | runs/s | ÷ ceiling | decision→ack p50 / p99 ms | commits/run | write tx/run | xact_commit/run | server CPU ms/run | Postgres CPU ms/run | WAL bytes/run |',
-    );
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-    for (const r of rows) {
-      const ceil = ceiling.get(r.clients);
-      console.log(
-        `| ${r.system} | ${r.clients} | ${fmt(r.runsPerS)} | ${ceil ? `${fmt((100 * r.runsPerS) / ceil)} %` : 'n/a'} | ${r.system === 'ceiling' ? 'n/a' : `${fmt(r.p50)} / ${fmt(r.p99)}`} | ${fmt(r.commits)} | ${fmt(r.writeTx)} | ${r.system === 'ceiling' ? 'n/a' : fmt(r.xacts)} | ${fmt(r.cpuMs, 2)} | ${r.system === 'ceiling' ? 'n/a' : fmt(r.pgCpuMs, 2)} | ${r.system === 'ceiling' ? 'n/a' : fmt(r.walBytes, 0)} |`,
+    printTable(rows, ceilingOf, ROUNDS > 1);
+    if (ROUNDS > 1) {
+      console.log(`Medians of ${ROUNDS} rounds:`);
+      const medians: Row[] = [];
+      for (const clients of CLIENTS)
+        for (const [system] of systems)
+          medians.push(medianRow(rows.filter((r) => r.system === system && r.clients === clients)));
+      printTable(
+        medians,
+        (_round, clients) => medians.find((r) => r.system === 'ceiling' && r.clients === clients)?.runsPerS,
+        false,
       );
+      // Runs/s ratios per round: the after against the before, the workers against the after.
+      const pairs = systems
+        .map(([system]) => system)
+        .filter((name) => name !== 'ceiling' && name !== 'after')
+        .map((name) => (name === 'before' ? (['after', 'before'] as const) : ([name, 'after'] as const)));
+      for (const clients of CLIENTS)
+        for (const [num, den] of pairs) {
+          const ratios = Array.from({ length: ROUNDS }, (_, i) => {
+            const of = (name: string) =>
+              rows.find((r) => r.system === name && r.round === i + 1 && r.clients === clients)?.runsPerS;
+            const a = of(num);
+            const b = of(den);
+            return a && b ? `${fmt(a / b, 2)}×` : 'n/a';
+          });
+          console.log(`${num} ÷ ${den}, c${clients}, round by round: ${ratios.join(', ')}`);
+        }
     }
     console.log(
       `Postgres baseline (postgres.js, 16 clients, single-row durable inserts): ${fmt(pgBase, 0)} inserts/s`,
