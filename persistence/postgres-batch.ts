@@ -130,8 +130,10 @@ class BigValues {
   add(text: string): number {
     return this.texts.push(text);
   }
-  json(value: unknown): number {
-    return this.add(JSON.stringify(value));
+  /** The position of `value`'s JSON; null (SQL NULL, as a field left out) when it has none. */
+  json(value: unknown): number | null {
+    const text: string | undefined = JSON.stringify(value);
+    return text === undefined ? null : this.add(text);
   }
   joined(): string {
     return this.texts.join('\u001e');
