@@ -3,6 +3,7 @@ import { jsonOnce } from './json-once.ts';
 import { storedApproval } from './postgres-approvals.ts';
 import { type BlobMemory, type BlobRow, RunBlobs } from './postgres-blobs.ts';
 import { guard, isConnectionError } from './postgres-errors.ts';
+import { eventColumns } from './postgres-rows.ts';
 import type { BatchItem, CommitInput, NewRun } from './types.ts';
 import { StoreError } from './types.ts';
 
@@ -243,18 +244,7 @@ export async function commitBatch(
       if (item.kind === 'create') creates.push(createRow(item.run, blobs, big));
       else updates.push(updateRow(item.change, blobs, big));
       for (const e of body.events) {
-        events.push({
-          run_id: e.run_id,
-          seq: e.seq,
-          type: e.type,
-          step: e.step,
-          status: e.status,
-          actor: e.actor,
-          message: e.message,
-          payload: big.json(blobs.put(e.payload)),
-          derived: e.derived,
-          created_at: e.created_at,
-        });
+        events.push(eventColumns(e, big.json(blobs.put(e.payload))));
       }
       if (item.kind === 'create' || item.change.timers_changed !== false) {
         sync.push(id);

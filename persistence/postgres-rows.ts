@@ -43,6 +43,24 @@ export function toEventRow(r: EventDbRow): EventRow {
   return { ...r, created_at: iso(r.created_at) };
 }
 
+/** The columns of a `run_events` row to write, its payload as the write path sends it (a jsonb
+ *  parameter, or a position among a batch's JSON values). Written out field by field: no object
+ *  spread on the commit path. */
+export function eventColumns<P>(e: EventRow, payload: P) {
+  return {
+    run_id: e.run_id,
+    seq: e.seq,
+    type: e.type,
+    step: e.step,
+    status: e.status,
+    actor: e.actor,
+    message: e.message,
+    payload,
+    derived: e.derived,
+    created_at: e.created_at,
+  };
+}
+
 /** Maps an `approvals` row to the contract shape. */
 export function toApprovalRow(r: ApprovalDbRow): ApprovalRow {
   return { ...r, created_at: iso(r.created_at), expires_at: iso(r.expires_at) };

@@ -6,7 +6,7 @@ import { guard, sqlState } from './postgres-errors.ts';
 import { decodeCursor, keysetPage } from './postgres-paging.ts';
 import { reviewerMayDecide } from './postgres-reviewers.ts';
 import type { EventDbRow, RunDbRow } from './postgres-rows.ts';
-import { json, jsonb, toEventRow, toRunRecord } from './postgres-rows.ts';
+import { eventColumns, json, jsonb, toEventRow, toRunRecord } from './postgres-rows.ts';
 import { syncTimers } from './postgres-timers.ts';
 import type { ApprovalRow, CommitInput, EventRow, RunFilter, RunStore } from './types.ts';
 import { StoreError } from './types.ts';
@@ -22,18 +22,7 @@ const leaseEnd = (tx: Sql | TransactionSql, ms: number) =>
 
 async function insertEvents(tx: TransactionSql, events: EventRow[], blobs: RunBlobs): Promise<void> {
   if (events.length === 0) return;
-  const rows = events.map((e) => ({
-    run_id: e.run_id,
-    seq: e.seq,
-    type: e.type,
-    step: e.step,
-    status: e.status,
-    actor: e.actor,
-    message: e.message,
-    payload: jsonb(tx, blobs.put(e.payload)),
-    derived: e.derived,
-    created_at: e.created_at,
-  }));
+  const rows = events.map((e) => eventColumns(e, jsonb(tx, blobs.put(e.payload))));
   await tx`insert into run_events ${tx(rows)}`;
 }
 
