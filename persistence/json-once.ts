@@ -16,15 +16,15 @@ export function jsonOnce(value: object): string {
 
 /**
  * `JSON.stringify(record)` of a plain record, the text of each object field taken from `jsonOnce`
- * when it has one (or made and kept by it for the fields named in `keep`).
+ * when it has one (the cache entry of a commit reuses its envelope's text from the batch).
  */
-export function jsonOf(record: object, keep: readonly string[] = []): string {
+export function jsonOf(record: object): string {
   let out = '';
   for (const [key, value] of Object.entries(record)) {
-    let text: string | undefined;
-    if (value !== null && typeof value === 'object')
-      text = keep.includes(key) ? jsonOnce(value) : (texts.get(value) ?? JSON.stringify(value));
-    else text = JSON.stringify(value);
+    const text: string | undefined =
+      value !== null && typeof value === 'object'
+        ? (texts.get(value) ?? JSON.stringify(value))
+        : JSON.stringify(value);
     // As JSON.stringify does: a field whose value has no JSON (undefined, a function) is left out.
     if (text === undefined) continue;
     out += `${out ? ',' : ''}${JSON.stringify(key)}:${text}`;
