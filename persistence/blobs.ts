@@ -36,14 +36,6 @@ function sha256(s: string): string {
 }
 
 /**
- * Objects and arrays `dehydrate` returned unchanged: they hold no long string and nothing to
- * escape, so a later write of them is not walked again. A run's next snapshot shares most of its
- * objects with the last one (values the runtime writes are never mutated: see `json-once.ts`),
- * so a commit walks only what changed.
- */
-const clean = new WeakSet<object>();
-
-/**
  * `value` with its long strings replaced by references; the strings go into `out` (sha-256 →
  * string). Returns `value` itself when nothing changed (the usual case: no allocation).
  */
@@ -57,7 +49,6 @@ export function dehydrate(value: unknown, out: Map<string, string>): unknown {
     return value.charCodeAt(0) === 1 && value.startsWith(MARK) ? ESC + value : value;
   }
   if (value === null || typeof value !== 'object') return value;
-  if (clean.has(value)) return value;
   if (Array.isArray(value)) {
     let copy: unknown[] | null = null;
     for (let i = 0; i < value.length; i++) {
@@ -69,7 +60,6 @@ export function dehydrate(value: unknown, out: Map<string, string>): unknown {
         copy[i] = d;
       }
     }
-    if (copy === null) clean.add(value);
     return copy ?? value;
   }
   const json = (value as { toJSON?: unknown }).toJSON;
@@ -87,7 +77,6 @@ export function dehydrate(value: unknown, out: Map<string, string>): unknown {
       copy[k] = d;
     }
   }
-  if (copy === null) clean.add(value);
   return copy ?? value;
 }
 
