@@ -1,4 +1,5 @@
-import type { Json } from './types.ts';
+import { jsonOf } from './json-once.ts';
+import type { Json, JsonInput } from './types.ts';
 
 /** What a snapshot cache stores under one key: a value and the version it is as of. */
 export interface CacheEntry {
@@ -19,6 +20,16 @@ export function parseCacheEntry(raw: string | null): CacheEntry | null {
   if (typeof version !== 'number' || !Number.isInteger(version) || version < 0) return null;
   if (value === undefined) return null;
   return { version, value: value as Json };
+}
+
+/**
+ * The text of an entry. A record's object fields (a commit's envelope, serialised for Postgres)
+ * reuse their kept JSON (`jsonOf`) instead of being serialised again.
+ */
+export function cacheEntryText(version: number, value: JsonInput): string {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? `{"version":${JSON.stringify(version)},"value":${jsonOf(value)}}`
+    : JSON.stringify({ version, value });
 }
 
 /** Parses a bus message; undefined when it is not JSON. The content stays opaque (see above). */

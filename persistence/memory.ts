@@ -1,5 +1,6 @@
-import { parseCacheEntry, parseJsonMessage } from './cache-entry.ts';
-import type { Bus, Json, SnapshotCache } from './types.ts';
+import { createSubscribers, type Subscribers } from './bus-subscribers.ts';
+import { cacheEntryText, parseCacheEntry, parseJsonMessage } from './cache-entry.ts';
+import type { Bus, SnapshotCache } from './types.ts';
 
 /** Options of `createMemoryCache`. */
 export interface MemoryCacheOptions {
@@ -29,7 +30,7 @@ export function createMemoryCache(options: MemoryCacheOptions): SnapshotCache {
       const current = entries.get(runId);
       if (current !== undefined && current.version >= version) return false;
       entries.delete(runId);
-      entries.set(runId, { version, raw: JSON.stringify({ version, value }) });
+      entries.set(runId, { version, raw: cacheEntryText(version, value) });
       for (const oldest of entries.keys()) {
         if (entries.size <= options.maxEntries) break;
         entries.delete(oldest);
@@ -50,53 +51,65 @@ export function createMemoryCache(options: MemoryCacheOptions): SnapshotCache {
   };
 }
 
-/** In-process bus for a single node: delivers to every subscriber of the channel, asynchronously. */
-export function createMemoryBus(): Bus {
-  const channels = new Map<string, Set<(message: Json) => void>>();
-  let closed = false;
+/** In-process buses that hear each other, as nodes sharing Redis do (one per node of a test). */
+export interface MemoryHub {
+  /** A bus of its own on this hub: what it publishes is its own (`{ own: false }` skips it). */
+  bus(): Bus;
+}
 
+interface Member {
+  subscribers: Subscribers;
+  closed: boolean;
+}
+
+/**
+ * In-process fan-out. A message is delivered later (never inside `publish`), and each bus gets
+ * its own copy, parsed once for all its subscribers (as the Redis bus does): nobody shares or
+ * mutates the sender's object. A subscriber that does not want its own bus's messages
+ * (`{ own: false }`, as every host is) costs nothing: with no other subscriber, nothing is
+ * serialised.
+ */
+export function createMemoryHub(): MemoryHub {
+  const members = new Set<Member>();
   return {
-    async publish(channel, message) {
-      const subs = channels.get(channel);
-      if (closed || subs === undefined) return;
-      // Serialised like on the wire: subscribers get their own copy, later, never the sender's object.
-      const raw = JSON.stringify(message);
-      for (const onMessage of [...subs]) {
-        setImmediate(() => {
-          // Unsubscribed in the meantime: nothing, as with Redis.
-          if (channels.get(channel)?.has(onMessage) !== true) return;
-          try {
-            const copy = parseJsonMessage(raw);
-            if (copy !== undefined) onMessage(copy);
-          } catch {
-            // Outside any request: an exception here must neither stop the process nor the
-            // delivery to the other subscribers.
+    bus(): Bus {
+      const me: Member = { subscribers: createSubscribers(), closed: false };
+      members.add(me);
+      return {
+        async publish(channel, message) {
+          if (me.closed) return;
+          let raw: string | undefined;
+          for (const member of members) {
+            const own = member === me;
+            if (!member.subscribers.has(channel, own)) continue;
+            raw ??= JSON.stringify(message);
+            const text = raw;
+            setImmediate(() => {
+              // Closed or unsubscribed in the meantime: nothing, as with Redis.
+              if (member.closed) return;
+              const copy = parseJsonMessage(text);
+              if (copy !== undefined) member.subscribers.deliver(channel, copy, own);
+            });
           }
-        });
-      }
-    },
+        },
 
-    // In-process delivery never disconnects, so `onReconnect` is never called.
-    subscribe(channel, onMessage) {
-      let subs = channels.get(channel);
-      if (subs === undefined) {
-        subs = new Set();
-        channels.set(channel, subs);
-      }
-      // A wrapper, so the same function subscribed twice is two subscriptions, as with Redis.
-      const handler = (message: Json) => onMessage(message);
-      subs.add(handler);
-      return () => {
-        subs.delete(handler);
-        if (subs.size === 0 && channels.get(channel) === subs) channels.delete(channel);
+        // In-process delivery never disconnects, so `onReconnect` is never called.
+        subscribe: (channel, onMessage, onReconnect, opts) =>
+          me.subscribers.add(channel, onMessage, onReconnect, opts),
+
+        healthy: () => !me.closed,
+
+        async close() {
+          me.closed = true;
+          me.subscribers.clear();
+          members.delete(me);
+        },
       };
     },
-
-    healthy: () => !closed,
-
-    async close() {
-      closed = true;
-      channels.clear();
-    },
   };
+}
+
+/** In-process bus for a single node (a hub of its own). */
+export function createMemoryBus(): Bus {
+  return createMemoryHub().bus();
 }

@@ -34,15 +34,16 @@ export function createPostgresBus(sql: Sql, options: PostgresBusOptions = {}): B
   let listenFailed = false;
   let closed = false;
 
-  function deliver(channel: string, raw: string): void {
-    if (!subscribers.has(channel)) return;
+  /** `own`: this bus published it (subscribers that ignore their own bus's messages skip it). */
+  function deliver(channel: string, raw: string, own: boolean): void {
+    if (!subscribers.has(channel, own)) return;
     let message: Json;
     try {
       message = JSON.parse(raw) as Json;
     } catch {
       return;
     }
-    subscribers.deliver(channel, message);
+    subscribers.deliver(channel, message, own);
   }
 
   /** Read the notified ids (batched while a read is running), then deliver in id order. */
@@ -62,8 +63,12 @@ export function createPostgresBus(sql: Sql, options: PostgresBusOptions = {}): B
                  where id = any(${foreign}::bigint[]) order by id`.catch(() => []);
         const byId = new Map(rows.map((r) => [r.id, r]));
         for (const id of ids) {
-          const m = own.get(id) ?? byId.get(id);
-          if (m) deliver(m.channel, 'raw' in m ? m.raw : m.message);
+          const mine = own.get(id);
+          if (mine) deliver(mine.channel, mine.raw, true);
+          else {
+            const m = byId.get(id);
+            if (m) deliver(m.channel, m.message, false);
+          }
         }
       }
     } finally {
@@ -117,7 +122,8 @@ export function createPostgresBus(sql: Sql, options: PostgresBusOptions = {}): B
       }
     },
 
-    subscribe: (channel, onMessage, onReconnect) => subscribers.add(channel, onMessage, onReconnect),
+    subscribe: (channel, onMessage, onReconnect, opts) =>
+      subscribers.add(channel, onMessage, onReconnect, opts),
 
     healthy: () => !closed && listens > 0 && !listenFailed && !publishFailed,
 

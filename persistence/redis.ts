@@ -1,6 +1,5 @@
 import type { Redis, Result } from 'ioredis';
-import { parseCacheEntry } from './cache-entry.ts';
-import { jsonOf } from './json-once.ts';
+import { cacheEntryText, parseCacheEntry } from './cache-entry.ts';
 import type { SnapshotCache } from './types.ts';
 
 export { createRedisBus } from './redis-bus.ts';
@@ -67,12 +66,12 @@ export function createRedisCache(redis: Redis, options: RedisCacheOptions): Snap
 
     async set(runId, version, value) {
       try {
-        // The entry's value is a record whose envelope was serialised for Postgres: reused.
-        const payload =
-          typeof value === 'object' && value !== null && !Array.isArray(value)
-            ? `{"version":${JSON.stringify(version)},"value":${jsonOf(value)}}`
-            : JSON.stringify({ version, value });
-        const stored = await redis.hitlCas(key(runId), version, payload, options.ttlSeconds);
+        const stored = await redis.hitlCas(
+          key(runId),
+          version,
+          cacheEntryText(version, value),
+          options.ttlSeconds,
+        );
         succeeded();
         return stored === 1;
       } catch {

@@ -12,6 +12,7 @@
  * optimizing: with 3 s its compiler was still about a tenth of the service's CPU in the window.
  */
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startFakeReplicate } from '../test/support/fake-replicate.ts';
@@ -38,6 +39,9 @@ const { values: args } = parseArgs({
     /** Measure every system this many times, alternating (the machine's speed drifts between
      *  runs): prints each round, the medians, and each round's ratios to "after". */
     rounds: { type: 'string', default: '1' },
+    /** Run the services as `npm start` does on a fresh machine: their embedded PostgreSQL, with
+     *  the in-process cache and fan-out (no DATABASE_URL, no REDIS_URL). */
+    embedded: { type: 'boolean', default: false },
   },
 });
 const CLIENTS = String(args.clients)
@@ -56,6 +60,7 @@ const PROMPT =
         .toString('base64')
         .slice(0, PROMPT_BYTES)
     : undefined;
+const EMBEDDED = args.embedded === true;
 const KEY = `bench-${randomBytes(12).toString('hex')}`;
 
 const profileArgs = (dir: string) =>
@@ -105,19 +110,28 @@ async function measure(
 ): Promise<Row> {
   const databaseUrl = await scratch.database();
   const isNull = system === 'ceiling';
+  const dataDir = `/tmp/hitl-bench-${randomBytes(4).toString('hex')}`;
+  // Embedded: the service's own PostgreSQL in its data dir; Postgres figures of the scratch
+  // database (transactions, WAL) do not apply.
+  const stores: Record<string, string> = EMBEDDED ? {} : { DATABASE_URL: databaseUrl, REDIS_URL };
   const service: Service = isNull
     ? await startService(ROOT, ['--import', 'tsx', NULL_SERVER], {})
-    : await startService(dir, [...profileArgs(dir), '--import', 'tsx', 'server/main.ts'], {
-        PORT: '0',
-        DATABASE_URL: databaseUrl,
-        REDIS_URL,
-        HITL_API_KEYS: KEY,
-        REPLICATE_API_TOKEN: 'r8_bench',
-        REPLICATE_BASE_URL: replicateUrl,
-        HITL_DATA_DIR: `/tmp/hitl-bench-${randomBytes(4).toString('hex')}`,
-        LOG_LEVEL: 'info',
-        ...extraEnv,
-      });
+    : await startService(
+        dir,
+        [...profileArgs(dir), '--import', 'tsx', 'server/main.ts'],
+        {
+          PORT: '0',
+          ...stores,
+          HITL_API_KEYS: KEY,
+          REPLICATE_API_TOKEN: 'r8_bench',
+          REPLICATE_BASE_URL: replicateUrl,
+          HITL_DATA_DIR: dataDir,
+          LOG_LEVEL: 'info',
+          ...extraEnv,
+        },
+        // The embedded PostgreSQL's first start makes its cluster (initdb).
+        EMBEDDED ? 180_000 : 60_000,
+      );
   const client = createClient(
     {
       url: service.url,
@@ -170,15 +184,16 @@ async function measure(
       p99: percentile(r.ackMs, 99),
       commits: diff('hitl_commits_total'),
       writeTx: diff('hitl_write_transactions_total'),
-      xacts: per(e.x - s.x),
+      xacts: EMBEDDED ? Number.NaN : per(e.x - s.x),
       cpuMs: per(e.cpu - s.cpu),
       pgCpuMs: per(e.pg - s.pg),
-      walBytes: per(wal - walAtEnd),
+      walBytes: EMBEDDED ? Number.NaN : per(wal - walAtEnd),
       errors: r.errors,
     };
   } finally {
     client.close();
     await service.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -264,7 +279,7 @@ async function main(): Promise<void> {
     const ceilingOf = (round: number, clients: number) =>
       rows.find((r) => r.system === 'ceiling' && r.round === round && r.clients === clients)?.runsPerS;
     console.log(
-      `e2e: ${WINDOW_MS / 1000} s window after ${WARMUP_MS / 1000} s warm-up; Postgres + Redis; fake Replicate answers creates succeeded${PROMPT ? `; prompt ${PROMPT.length.toLocaleString('en-US')} bytes` : ''}${ROUNDS > 1 ? `; ${ROUNDS} rounds, alternating` : ''}`,
+      `e2e: ${WINDOW_MS / 1000} s window after ${WARMUP_MS / 1000} s warm-up; ${EMBEDDED ? 'embedded PostgreSQL, in-process cache and fan-out' : 'Postgres + Redis'}; fake Replicate answers creates succeeded${PROMPT ? `; prompt ${PROMPT.length.toLocaleString('en-US')} bytes` : ''}${ROUNDS > 1 ? `; ${ROUNDS} rounds, alternating` : ''}`,
     );
     printTable(rows, ceilingOf, ROUNDS > 1);
     if (ROUNDS > 1) {

@@ -104,7 +104,8 @@ export async function startService(
     cpuMs() {
       for (const p of tree(pid)) {
         const s = stat(p);
-        if (s) seen.set(p, s.ticks);
+        // An embedded PostgreSQL is the service's child: counted as Postgres, not as the service.
+        if (s && s.comm !== 'postgres') seen.set(p, s.ticks);
       }
       let ticks = 0;
       for (const t of seen.values()) ticks += t;

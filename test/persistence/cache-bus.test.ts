@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createMemoryBus, createMemoryCache } from '../../persistence/memory.ts';
+import { createMemoryBus, createMemoryCache, createMemoryHub } from '../../persistence/memory.ts';
 import { connectRedis, createRedisBus, createRedisCache, redisReady } from '../../persistence/redis.ts';
 import type { Json } from '../../persistence/types.ts';
 import { busContract, eventually, snapshotCacheContract } from '../support/cache-contract.ts';
@@ -26,6 +26,53 @@ describe('memory bus', () => {
   busContract(async () => {
     const bus = createMemoryBus();
     return { a: bus, b: bus, close: () => bus.close() };
+  });
+});
+
+describe('memory hub (two nodes in one process)', () => {
+  busContract(async () => {
+    const hub = createMemoryHub();
+    const a = hub.bus();
+    const b = hub.bus();
+    return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
+  });
+
+  it('a subscriber that ignores its own bus hears the other bus; the others hear both', async () => {
+    const hub = createMemoryHub();
+    const a = hub.bus();
+    const b = hub.bus();
+    const others: Json[] = [];
+    const all: Json[] = [];
+    a.subscribe('run.o', (m) => others.push(m), undefined, { own: false });
+    a.subscribe('run.o', (m) => all.push(m));
+    const sent = { from: 'a', list: [1] };
+    await a.publish('run.o', sent);
+    await b.publish('run.o', { from: 'b' });
+    await eventually(() => all.length === 2);
+    expect(all).toEqual([{ from: 'a', list: [1] }, { from: 'b' }]);
+    expect(others).toEqual([{ from: 'b' }]);
+    // A copy, not the sender's object.
+    expect(all[0]).not.toBe(sent);
+    await b.close();
+    await a.publish('run.o', 'after b closed');
+    await eventually(() => all.length === 3);
+    expect(others).toEqual([{ from: 'b' }]);
+    await a.close();
+  });
+
+  it('nothing is delivered inside publish, and nothing after unsubscribing before delivery', async () => {
+    const bus = createMemoryBus();
+    const got: Json[] = [];
+    const off = bus.subscribe('run.d', (m) => got.push(m));
+    await bus.publish('run.d', 1);
+    expect(got).toEqual([]);
+    await eventually(() => got.length === 1);
+    const pending = bus.publish('run.d', 2);
+    off();
+    await pending;
+    await new Promise((r) => setImmediate(r));
+    expect(got).toEqual([1]);
+    await bus.close();
   });
 });
 

@@ -55,4 +55,20 @@ describe('the Postgres bus', () => {
     await expect.poll(() => got, { timeout: 10_000 }).toEqual([{ hello: 'me' }]);
     off();
   });
+
+  it('a subscriber that ignores its own bus (as a host does) hears only the other node', async () => {
+    const [a, b] = buses as [Bus, Bus];
+    const others: Json[] = [];
+    const all: Json[] = [];
+    const offs = [
+      a.subscribe('mixed', (m) => others.push(m), undefined, { own: false }),
+      a.subscribe('mixed', (m) => all.push(m)),
+    ];
+    await a.publish('mixed', { from: 'a' });
+    await b.publish('mixed', { from: 'b' });
+    await expect.poll(() => all.length, { timeout: 10_000 }).toBe(2);
+    expect(all).toEqual([{ from: 'a' }, { from: 'b' }]);
+    expect(others).toEqual([{ from: 'b' }]);
+    for (const off of offs) off();
+  });
 });

@@ -5,7 +5,7 @@ import type { Logger } from '../../actors/logger.ts';
 import { createEchoProvider } from '../../actors/providers/echo.ts';
 import { createProviderRegistry } from '../../actors/providers/registry.ts';
 import type { HostMessage } from '../../actors/run-messages.ts';
-import { createMemoryBus } from '../../persistence/memory.ts';
+import { createMemoryHub } from '../../persistence/memory.ts';
 import type { Json } from '../../persistence/types.ts';
 import { createAuth } from '../../server/auth/auth.ts';
 import { startInspector } from '../../server/inspect.ts';
@@ -23,7 +23,10 @@ import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 let db: TestDatabase;
 let t: TestApp;
-const bus = createMemoryBus();
+// The service's bus, and another node's on the same hub: what that one publishes is foreign.
+const hub = createMemoryHub();
+const bus = hub.bus();
+const elsewhere = hub.bus();
 const logged: string[] = [];
 const log: Logger = {
   info: () => undefined,
@@ -121,11 +124,11 @@ describe('background callbacks', () => {
     await reviewerSide.request('subscribe', { session_id: 's1' });
     const seen: unknown[] = [];
     const off = t.host.subscribe((m) => seen.push(m));
-    for (const m of malformed) await bus.publish('events', m as Json);
+    for (const m of malformed) await elsewhere.publish('events', m as Json);
     // Deep (as deep as anything accepted) and odd inside: nobody parses it recursively.
     let deep: unknown = { end: true };
     for (let i = 0; i < 200; i++) deep = { a: deep };
-    await bus.publish('events', {
+    await elsewhere.publish('events', {
       kind: 'run',
       node: 'elsewhere',
       run_id: 'y',
