@@ -15,8 +15,8 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startFakeReplicate } from '../test/support/fake-replicate.ts';
 import { createClient, drive, percentile } from './bench/client.ts';
+import { BENCH_TOOL, startBenchFake } from './bench/fake.ts';
 import { createScratch } from './bench/pg.ts';
 import { processCpuMs, type Service, startService } from './bench/service.ts';
 
@@ -65,12 +65,6 @@ const KEY = `bench-${randomBytes(12).toString('hex')}`;
 
 const profileArgs = (dir: string) =>
   args.profile && dir === ROOT ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
-
-const BENCH_OPENAPI = {
-  components: {
-    schemas: { Input: { type: 'object', properties: { prompt: { type: 'string' } }, required: ['prompt'] } },
-  },
-};
 
 interface Row {
   round: number;
@@ -136,11 +130,7 @@ async function measure(
     {
       url: service.url,
       key: KEY,
-      tool: {
-        'replicate-agent-tool': {
-          data: { name: 'bench/model', example_input: { prompt: 'x' } },
-        },
-      },
+      tool: BENCH_TOOL,
       ...(PROMPT !== undefined ? { prompt: PROMPT } : {}),
     },
     clients * 2,
@@ -251,11 +241,7 @@ function printTable(
 
 async function main(): Promise<void> {
   const scratch = createScratch(ADMIN_URL);
-  const fake = await startFakeReplicate({
-    defaultOutcome: { kind: 'succeed', atCreate: true, output: 'ok' },
-    // The model's openapi schema is looked up once per server and kept (as on Replicate).
-    models: { 'bench/model': { latest_version: { id: 'v1', openapi_schema: BENCH_OPENAPI } } },
-  });
+  const fake = await startBenchFake();
   const rows: Row[] = [];
   try {
     const systems: Array<[string, string, Record<string, string>]> = [];
