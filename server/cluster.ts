@@ -4,7 +4,9 @@ import { type Config, DEFAULT_DATA_DIR } from './config.ts';
 
 /**
  * `HITL_WORKERS=N` (issue 7): N processes on one port (`node:cluster`), each a node of its own
- * sharing Postgres and the Redis fan-out, so both cores work. The primary serves nothing: it alone
+ * sharing Postgres and the fan-out (Redis, or without `REDIS_URL` Postgres `LISTEN/NOTIFY`: the
+ * workers are given the database's URL, so none of them takes the single-process in-process
+ * fan-out), so both cores work. The primary serves nothing: it alone
  * starts the embedded Postgres and makes the service key, hands both to the workers, restarts a
  * worker that dies, and on SIGTERM/SIGINT stops them (each drains as a single node does) and
  * then its Postgres.
@@ -16,11 +18,6 @@ export async function runWorkers(
   startDatabase: () => Promise<{ url: string; stop(): Promise<void> }>,
 ): Promise<void> {
   if (cfg.HITL_WORKERS <= 1 || !cluster.isPrimary) return start(cfg);
-  if (!cfg.REDIS_URL) {
-    throw new Error(
-      'Invalid configuration:\n  HITL_WORKERS: more than 1 needs REDIS_URL (the workers fan out to each other through it)',
-    );
-  }
   const env: Record<string, string> = {};
   let stopPg: (() => Promise<void>) | null = null;
   if (!cfg.DATABASE_URL) {

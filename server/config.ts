@@ -70,7 +70,7 @@ export const Config = z.object({
   HITL_NODE_ID: z.string().min(1).optional(),
   HITL_LEASE_MS: z.coerce.number().int().min(200).default(15_000),
   HITL_MAX_LIVE_RUNS: z.coerce.number().int().min(1).default(1000),
-  /** Processes serving one port (node:cluster); more than 1 needs REDIS_URL. */
+  /** Processes serving one port (node:cluster); they fan out through Redis or Postgres LISTEN/NOTIFY. */
   HITL_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   /** Commits waiting for a group commit beyond this are refused with 503 + Retry-After. */
   HITL_COMMIT_QUEUE_MAX: z.coerce.number().int().min(1).default(2000),
