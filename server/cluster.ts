@@ -65,6 +65,9 @@ export async function runWorkers(
     await stopPg?.().catch(() => undefined);
     process.exit(0);
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  // `on`, not `once`: Ctrl-C reaches the primary twice (from the terminal and relayed by a
+  // launcher such as tsx), and a second signal without a listener would kill it before it stops
+  // its Postgres. `stop` runs once.
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 }

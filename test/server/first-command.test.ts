@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -58,10 +59,10 @@ describe.skipIf(!isCheckout)('the first command, in a fresh clone in a private d
   }, 60_000);
 
   /** `npm start` as typed in a shell: its own process group, so a Ctrl-C can reach all of it. */
-  async function npmStart(port: number): Promise<Started> {
+  async function npmStart(port: number, env: Record<string, string> = {}): Promise<Started> {
     const child = spawn('npm', ['start'], {
       cwd: clone,
-      env: serviceEnv({ PORT: String(port) }),
+      env: serviceEnv({ PORT: String(port), ...env }),
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -156,6 +157,43 @@ describe.skipIf(!isCheckout)('the first command, in a fresh clone in a private d
       final_result: { prompt: 'kept across restarts' },
     });
     await ctrlC(second);
+  }, 240_000);
+
+  it('with HITL_WORKERS=2: two workers on the embedded Postgres, no Redis; Ctrl-C stops them and the Postgres', async () => {
+    const port = await freePort();
+    const pgPort = await freePort();
+    const s = await npmStart(port, { HITL_WORKERS: '2', HITL_EMBEDDED_PG_PORT: String(pgPort) });
+    const workers = () =>
+      s
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{') && l.includes('listening on'))
+        .map((l) => JSON.parse(l) as { node: string; fan_out: string });
+    for (let i = 0; i < 100 && workers().length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    const [a, b] = workers();
+    expect(a?.node).not.toBe(b?.node);
+    // The workers share the primary's embedded Postgres and fan out to each other through it.
+    expect([a?.fan_out, b?.fan_out]).toEqual(['postgres', 'postgres']);
+    const call = api(port, (await readFile(join(clone, 'data', 'api-key'), 'utf8')).trim());
+    const created = await call('/hitl/run', {
+      run_input: { prompt: 'two workers', agent_tool_config: { 'echo-agent-tool': {} } },
+      hitl_config: { policy: 'auto' },
+    });
+    expect(created.status).toBe(201);
+    const done = await call(`/hitl/runs/${String(created.json.run_id)}?wait_for=terminal&timeout=30`);
+    expect(done.json.status).toBe('completed');
+    // Ctrl-C reaches the primary twice (the terminal's group signal, and tsx relaying it): it
+    // still stops its workers and then its Postgres, which nothing else would stop.
+    await ctrlC(s);
+    const refused = await new Promise<boolean>((resolve) => {
+      const sock = connect(pgPort, '127.0.0.1');
+      sock.once('connect', () => {
+        sock.destroy();
+        resolve(false);
+      });
+      sock.once('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
   }, 240_000);
 
   it('without the server binaries, says which and what to do, and exits 1', async () => {
