@@ -102,24 +102,49 @@ export function createPostgresBus(sql: Sql, options: PostgresBusOptions = {}): B
   }, options.pruneEveryMs ?? 30_000);
   prune.unref();
 
+  /** The messages published in this tick (a group commit's), written by one statement. */
+  let queued: Array<{ channel: string; raw: string; sent: () => void }> = [];
+
+  async function send(batch: typeof queued): Promise<void> {
+    try {
+      // One statement: the rows and their notifications commit together. The rows are inserted
+      // in the order they were published, so their ids (and the listeners' delivery, by id)
+      // follow it.
+      const rows = await sql<{ id: string }[]>`
+        with m as (
+          insert into bus_messages (channel, message)
+          select x.channel, x.message
+            from unnest(${batch.map((m) => m.channel)}::text[], ${batch.map((m) => m.raw)}::text[])
+                 with ordinality as x(channel, message, n)
+           order by x.n
+          returning id)
+        select id::text, pg_notify(${notifyChannel}, id::text) from m order by id`;
+      publishFailed = false;
+      rows.forEach((row, i) => {
+        const m = batch[i];
+        if (m) own.set(row.id, { channel: m.channel, raw: m.raw });
+      });
+      while (own.size > OWN_KEPT) own.delete(own.keys().next().value as string);
+    } catch {
+      // At-most-once, as with Redis: subscribers catch up from the record.
+      publishFailed = true;
+    }
+    for (const m of batch) m.sent();
+  }
+
   return {
-    async publish(channel, message) {
-      if (closed) return;
+    publish(channel, message) {
+      if (closed) return Promise.resolve();
       const raw = JSON.stringify(message);
-      try {
-        // One statement: the row and its notification commit together.
-        const [row] = await sql<{ id: string }[]>`
-          with m as (insert into bus_messages (channel, message) values (${channel}, ${raw}) returning id)
-          select id::text, pg_notify(${notifyChannel}, id::text) from m`;
-        publishFailed = false;
-        if (row) {
-          own.set(row.id, { channel, raw });
-          if (own.size > OWN_KEPT) own.delete(own.keys().next().value as string);
-        }
-      } catch {
-        // At-most-once, as with Redis: subscribers catch up from the record.
-        publishFailed = true;
-      }
+      return new Promise<void>((resolve) => {
+        queued.push({ channel, raw, sent: resolve });
+        if (queued.length > 1) return;
+        process.nextTick(() => {
+          const batch = queued;
+          queued = [];
+          void send(batch);
+        });
+      });
     },
 
     subscribe: (channel, onMessage, onReconnect, opts) =>

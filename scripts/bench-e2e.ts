@@ -42,6 +42,8 @@ const { values: args } = parseArgs({
     /** Run the services as `npm start` does on a fresh machine: their embedded PostgreSQL, with
      *  the in-process cache and fan-out (no DATABASE_URL, no REDIS_URL). */
     embedded: { type: 'boolean', default: false },
+    /** Postgres without Redis: the in-process cache, fan-out through Postgres LISTEN/NOTIFY. */
+    'no-redis': { type: 'boolean', default: false },
   },
 });
 const CLIENTS = String(args.clients)
@@ -61,6 +63,7 @@ const PROMPT =
         .slice(0, PROMPT_BYTES)
     : undefined;
 const EMBEDDED = args.embedded === true;
+const NO_REDIS = args['no-redis'] === true;
 const KEY = `bench-${randomBytes(12).toString('hex')}`;
 
 const profileArgs = (dir: string) =>
@@ -107,7 +110,11 @@ async function measure(
   const dataDir = `/tmp/hitl-bench-${randomBytes(4).toString('hex')}`;
   // Embedded: the service's own PostgreSQL in its data dir; Postgres figures of the scratch
   // database (transactions, WAL) do not apply.
-  const stores: Record<string, string> = EMBEDDED ? {} : { DATABASE_URL: databaseUrl, REDIS_URL };
+  const stores: Record<string, string> = EMBEDDED
+    ? {}
+    : NO_REDIS
+      ? { DATABASE_URL: databaseUrl }
+      : { DATABASE_URL: databaseUrl, REDIS_URL };
   const service: Service = isNull
     ? await startService(ROOT, ['--import', 'tsx', NULL_SERVER], {})
     : await startService(
@@ -265,7 +272,7 @@ async function main(): Promise<void> {
     const ceilingOf = (round: number, clients: number) =>
       rows.find((r) => r.system === 'ceiling' && r.round === round && r.clients === clients)?.runsPerS;
     console.log(
-      `e2e: ${WINDOW_MS / 1000} s window after ${WARMUP_MS / 1000} s warm-up; ${EMBEDDED ? 'embedded PostgreSQL, in-process cache and fan-out' : 'Postgres + Redis'}; fake Replicate answers creates succeeded${PROMPT ? `; prompt ${PROMPT.length.toLocaleString('en-US')} bytes` : ''}${ROUNDS > 1 ? `; ${ROUNDS} rounds, alternating` : ''}`,
+      `e2e: ${WINDOW_MS / 1000} s window after ${WARMUP_MS / 1000} s warm-up; ${EMBEDDED ? 'embedded PostgreSQL, in-process cache and fan-out' : NO_REDIS ? 'Postgres, no Redis (in-process cache, fan-out through LISTEN/NOTIFY)' : 'Postgres + Redis'}; fake Replicate answers creates succeeded${PROMPT ? `; prompt ${PROMPT.length.toLocaleString('en-US')} bytes` : ''}${ROUNDS > 1 ? `; ${ROUNDS} rounds, alternating` : ''}`,
     );
     printTable(rows, ceilingOf, ROUNDS > 1);
     if (ROUNDS > 1) {

@@ -56,6 +56,24 @@ describe('the Postgres bus', () => {
     off();
   });
 
+  it('messages published in one tick (a group commit) are written together and arrive in order', async () => {
+    const [a, b] = buses as [Bus, Bus];
+    const got: Json[] = [];
+    const mine: Json[] = [];
+    const offs = [b.subscribe('tick', (m) => got.push(m)), a.subscribe('tick', (m) => mine.push(m))];
+    const before = await db.sql<{ n: string }[]>`select count(*)::text as n from bus_messages`;
+    await Promise.all(Array.from({ length: 50 }, (_, i) => a.publish('tick', { i })));
+    const after = await db.sql<{ n: string }[]>`select count(*)::text as n from bus_messages`;
+    expect(Number(after[0]?.n) - Number(before[0]?.n)).toBe(50);
+    const inOrder = Array.from({ length: 50 }, (_, i) => ({ i }));
+    await expect.poll(() => got.length, { timeout: 10_000 }).toBe(50);
+    expect(got).toEqual(inOrder);
+    // The publishing node delivers its own from memory, in the same order.
+    await expect.poll(() => mine.length, { timeout: 10_000 }).toBe(50);
+    expect(mine).toEqual(inOrder);
+    for (const off of offs) off();
+  });
+
   it('a subscriber that ignores its own bus (as a host does) hears only the other node', async () => {
     const [a, b] = buses as [Bus, Bus];
     const others: Json[] = [];
