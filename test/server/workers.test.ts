@@ -10,6 +10,28 @@ import { connect, type Frame } from './ws-harness.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const KEY = 'workers-test-key-0123456789';
 
+/** Services a failed test left running: killed after the file. */
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** A database of its own for the suite it is called in (not migrated: the workers do it). */
+function useDatabase(): () => TestDatabase {
+  let db: TestDatabase | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase({ migrated: false });
+  });
+  afterAll(async () => {
+    for (const child of running) child.kill('SIGKILL');
+    await db?.drop();
+  });
+  return () => {
+    if (!db) throw new Error('no database yet');
+    return db;
+  };
+}
+
 /** `server/main.ts` with `HITL_WORKERS=2` on `db`; resolves once both workers listen. */
 async function startWorkers(db: TestDatabase, redisUrl: string | null, lines: string[]) {
   const env: NodeJS.ProcessEnv = {
@@ -27,9 +49,15 @@ async function startWorkers(db: TestDatabase, redisUrl: string | null, lines: st
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(proc);
   createInterface({ input: proc.stdout! }).on('line', (l) => lines.push(l));
   createInterface({ input: proc.stderr! }).on('line', (l) => lines.push(l));
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  const exited = new Promise<number | null>((r) =>
+    proc.once('exit', (code) => {
+      running.delete(proc);
+      r(code);
+    }),
+  );
   const listening = await eventually(
     'two workers to listen',
     async () => {
@@ -57,21 +85,11 @@ async function createRun(url: string, body: Record<string, unknown>): Promise<st
 }
 
 describeWithRedis('HITL_WORKERS=2', (redis) => {
-  let db: TestDatabase;
-  let child: ChildProcess | null = null;
+  const db = useDatabase();
   const lines: string[] = [];
 
-  beforeAll(async () => {
-    db = await createTestDatabase({ migrated: false });
-  });
-  afterAll(async () => {
-    child?.kill('SIGKILL');
-    await db?.drop();
-  });
-
   it('serves one port from two worker processes, each a node of its own, and stops on SIGTERM', async () => {
-    const { proc, exited, listening } = await startWorkers(db, redis.url, lines);
-    child = proc;
+    const { proc, exited, listening } = await startWorkers(db(), redis.url, lines);
     const [a, b] = listening;
     expect(a?.url).toBe(b?.url);
     expect(a?.node).not.toBe(b?.node);
@@ -84,26 +102,15 @@ describeWithRedis('HITL_WORKERS=2', (redis) => {
 
     proc.kill('SIGTERM');
     expect(await exited).toBe(0);
-    child = null;
   }, 90_000);
 });
 
 describe('HITL_WORKERS=2 without Redis (external Postgres)', () => {
-  let db: TestDatabase;
-  let child: ChildProcess | null = null;
+  const db = useDatabase();
   const lines: string[] = [];
 
-  beforeAll(async () => {
-    db = await createTestDatabase({ migrated: false });
-  });
-  afterAll(async () => {
-    child?.kill('SIGKILL');
-    await db?.drop();
-  });
-
   it('starts, and the workers fan out to each other through Postgres LISTEN/NOTIFY', async () => {
-    const { proc, exited, listening } = await startWorkers(db, null, lines);
-    child = proc;
+    const { proc, exited, listening } = await startWorkers(db(), null, lines);
     const url = listening[0]?.url ?? '';
     // Each socket is a connection of its own: the primary hands them to the workers in turn, so
     // both workers hold some. A worker only pushes what it hears: its own commits, and the other
@@ -121,7 +128,6 @@ describe('HITL_WORKERS=2 without Redis (external Postgres)', () => {
 
     proc.kill('SIGTERM');
     expect(await exited).toBe(0);
-    child = null;
     expect(lines.some((l) => l.includes('needs REDIS_URL'))).toBe(false);
   }, 90_000);
 });
