@@ -133,8 +133,9 @@ export function createPostgresBus(sql: Sql, options: PostgresBusOptions = {}): B
   }
 
   return {
-    publish(channel, message) {
-      if (closed) return Promise.resolve();
+    // async: a message that cannot be serialised rejects, as with the other buses, never throws.
+    async publish(channel, message) {
+      if (closed) return;
       const raw = JSON.stringify(message);
       return new Promise<void>((resolve) => {
         queued.push({ channel, raw, sent: resolve });
