@@ -64,6 +64,9 @@ const PROMPT =
     : undefined;
 const EMBEDDED = args.embedded === true;
 const NO_REDIS = args['no-redis'] === true;
+// The services inherit this process's environment: stores left out must not come in through it.
+if (EMBEDDED || NO_REDIS) delete process.env.REDIS_URL;
+if (EMBEDDED) delete process.env.DATABASE_URL;
 const KEY = `bench-${randomBytes(12).toString('hex')}`;
 
 const profileArgs = (dir: string) =>
