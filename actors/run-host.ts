@@ -203,6 +203,7 @@ export function createRunHost(opts: RunHostOptions) {
     stats: core.stats,
     timers,
     start(): void {
+      worker.resume();
       timers.start();
     },
     async stop(graceMs = 10_000): Promise<void> {

@@ -6,6 +6,9 @@ import { escapeText, storablePrediction } from './providers/storable.ts';
 import { type PredictionState, type Provider, ProviderError } from './providers/types.ts';
 import type { CommitCause, RunCore } from './run-core.ts';
 
+/** How long the outcome of work is offered again while the database is unavailable. */
+const UNAVAILABLE_RETRY_MS = 60_000;
+
 type PredictionErrorCode = Extract<RunEvent, { type: 'prediction.error' }>['code'];
 
 const CODE_OF: Record<ProviderError['kind'], PredictionErrorCode> = {
@@ -32,6 +35,7 @@ export function createRunWorker(
   const inFlight = new Set<Promise<void>>();
   // Runs with work in flight here, counted: work started by a commit of earlier work outlives it.
   const busy = new Map<string, number>();
+  let stopping = false;
 
   function providerOf(snapshot: RunSnapshot): Provider {
     const p = core.deps.providers.get(snapshot.context.provider);
@@ -40,17 +44,28 @@ export function createRunWorker(
     return p;
   }
 
-  /** Apply an event (and those that came with it), treating a refusal (the run moved on) as "nothing to do". */
+  /**
+   * Apply an event (and those that came with it), treating a refusal (the run moved on) as "nothing
+   * to do". While the database is unavailable the commit is tried again, for up to
+   * `UNAVAILABLE_RETRY_MS`: the outcome of work already done (a prediction's id above all) is not
+   * given up for a short outage. The run stays busy here meanwhile, so its lease is renewed once
+   * the database is back and no node declares the work lost.
+   */
   async function offer(
     runId: string,
     make: (at: ReturnType<RunCore['stamp']>) => RunEvent | RunEvent[],
   ): Promise<boolean> {
-    try {
-      await core.apply(runId, (_run, stamp) => make(stamp('system')));
-      return true;
-    } catch (err) {
-      if (isRefusal(err)) return false;
-      throw err;
+    const giveUpAt = Date.now() + UNAVAILABLE_RETRY_MS;
+    for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
+      try {
+        await core.apply(runId, (_run, stamp) => make(stamp('system')));
+        return true;
+      } catch (err) {
+        if (isRefusal(err)) return false;
+        const transient = err instanceof HitlError && err.code === 'unavailable';
+        if (!transient || stopping || Date.now() + wait > giveUpAt) throw err;
+        await new Promise((r) => setTimeout(r, wait));
+      }
     }
   }
 
@@ -255,8 +270,13 @@ export function createRunWorker(
     onPredictionState,
     providerOf,
     busyRuns: () => [...busy.keys()],
-    /** Wait for in-flight work, at most `ms`. */
+    /** Background work may retry commits again (a host started after a stop). */
+    resume(): void {
+      stopping = false;
+    },
+    /** Wait for in-flight work, at most `ms`; commits that wait for the database stop retrying. */
     async drain(ms: number): Promise<void> {
+      stopping = true;
       const timeout = new Promise<void>((r) => setTimeout(r, ms).unref());
       await Promise.race([Promise.allSettled([...inFlight]).then(() => {}), timeout]);
     },

@@ -16,6 +16,7 @@ import {
   expectSound,
   marker,
   replicateInput,
+  slowCreates,
 } from '../support/durability.ts';
 import { type FakeReplicate, startFakeReplicate } from '../support/fake-replicate.ts';
 import { createRun, isStatus, testHost, waitForView } from '../support/host.ts';
@@ -127,4 +128,40 @@ describe('when Postgres stops for a moment', () => {
     expect(rows.filter((r) => r.type === 'prediction.succeeded')).toHaveLength(1);
     expect(createsFor(fake, mark)).toHaveLength(1);
   }, 60_000);
+
+  it('a prediction created while Postgres is down is logged when it is back, never declared unknown', async () => {
+    const mark = marker('created-in-outage');
+    const ownSql = connectPostgres(pg.url, { max: 4, connectTimeout: 2 });
+    // The create request takes 1.5 s; Postgres is down when its answer is to be logged.
+    const slow = testHost(
+      { ...db, sql: ownSql },
+      { node: 'slow-create', extra: { leaseMs: 10_000, providers: slowCreates(fake.url, 1500) } },
+    ).host;
+    slow.start();
+    try {
+      const run = await createRun(slow, { policy: 'auto' }, replicateInput(mark));
+      const runId = run.snapshot.context.run_id;
+      await waitForEvent(runId, 'prediction.submitting');
+      await pg.stop();
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(createsFor(fake, mark)).toHaveLength(1);
+      await restart();
+
+      expect((await waitForView(slow, runId, isTerminal, 20_000)).status).toBe('completed');
+      const rows = await expectSound(db, host, runId);
+      expect(rows.map((r) => r.type)).not.toContain('prediction.error');
+      expect(createsFor(fake, mark)).toHaveLength(1);
+    } finally {
+      await slow.stop(2000);
+      await ownSql.end({ timeout: 2 }).catch(() => undefined);
+    }
+  }, 60_000);
 });
+
+async function waitForEvent(runId: string, type: string): Promise<void> {
+  for (let i = 0; i < 250; i++) {
+    if ((await eventsOf(db, runId)).some((r) => r.type === type)) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no ${type} within 5 s`);
+}

@@ -73,7 +73,10 @@ export async function waitForView(
     }
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error(`timed out; last view: status=${String(last.status)} step=${String(last.current_step)}`);
+  const error = last.error ? ` error=${JSON.stringify(last.error)}` : '';
+  throw new Error(
+    `timed out; last view: status=${String(last.status)} step=${String(last.current_step)}${error}`,
+  );
 }
 
 export const isStatus = (s: string) => (v: Record<string, unknown>) => v.status === s;
