@@ -1,19 +1,19 @@
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import postgres from 'postgres';
 import { locateBinaries } from './embedded-binaries.ts';
 import { checkMajor, password, unreachable } from './embedded-datadir.ts';
 import { EmbeddedPostgresError } from './embedded-errors.ts';
 import { STATE_ROOT } from './embedded-home.ts';
-import { initCluster, startServer } from './embedded-server.ts';
+import { initCluster, socketDirFor, startServer } from './embedded-server.ts';
 import { canReach, firstBlocked, makeSearchable, serverUser } from './embedded-user.ts';
+import { connectPostgres } from './postgres.ts';
 
 export { EMBEDDED_PG_MAJOR } from './embedded-datadir.ts';
 
 /** Options of `startEmbeddedPostgres`. */
 export interface EmbeddedPostgresOptions {
-  /** The cluster lives in `<dataDir>/pg`, its password in `<dataDir>/pg-password`; both kept. */
+  /** The cluster lives in `<dataDir>/pg`, its password in `<dataDir>/pg-password`, its socket in `<dataDir>/run`. */
   dataDir: string;
   /** Loopback port; a free one when omitted. */
   port?: number;
@@ -25,9 +25,11 @@ export interface EmbeddedPostgresOptions {
 
 /** A running embedded PostgreSQL. */
 export interface EmbeddedPostgres {
-  /** `postgres://…/hitl` on 127.0.0.1. */
+  /** `postgres://…/hitl` on 127.0.0.1, with `?host=<socket dir>` when it listens on a Unix socket too. */
   url: string;
   port: number;
+  /** The directory of its Unix-domain socket, which `url` names (null: loopback TCP only). */
+  socketDir: string | null;
   /** The cluster's directory (absolute). */
   pgDir: string;
   /** The directory of the server binaries it runs. */
@@ -56,7 +58,7 @@ export async function freePort(): Promise<number> {
 }
 
 async function ensureDatabase(url: string, name: string): Promise<void> {
-  const sql = postgres(url, { max: 1, onnotice: () => undefined });
+  const sql = connectPostgres(url, { max: 1 });
   try {
     const found = await sql`select 1 from pg_database where datname = ${name}`;
     // 42P04: someone created it between our look and our create; fine.
@@ -101,13 +103,17 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
   const proc = { bin, user, log };
   if (state === 'fresh') await initCluster(pgDir, pass, proc);
-  const server = await startServer(pgDir, port, proc);
+  const server = await startServer(pgDir, port, await socketDirFor(dataDir, port, proc), proc);
   const base = `postgres://postgres:${pass}@127.0.0.1:${port}`;
+  // Through the Unix-domain socket when there is one (libpq's `?host=/dir`, read by
+  // connectPostgres); the TCP address stays in the URL for tools that do not read it.
+  const via = server.socketDir ? `?host=${encodeURIComponent(server.socketDir)}` : '';
   try {
-    await ensureDatabase(`${base}/postgres`, 'hitl');
+    await ensureDatabase(`${base}/postgres${via}`, 'hitl');
   } catch (err) {
     await server.stop();
     throw err;
   }
-  return { url: `${base}/hitl`, port, pgDir, binaries: bin.dir, stop: () => server.stop() };
+  const { socketDir } = server;
+  return { url: `${base}/hitl${via}`, port, socketDir, pgDir, binaries: bin.dir, stop: () => server.stop() };
 }

@@ -92,18 +92,49 @@ export async function initCluster(pgDir: string, password: string, o: ProcessOpt
   }
 }
 
-/** A running server process. */
+/** A server process. */
 export interface ServerProcess {
+  /** The directory of its Unix-domain socket (null: loopback TCP only). */
+  socketDir: string | null;
   /** Fast shutdown (SIGINT); resolves once the process is gone. */
   stop(): Promise<void>;
 }
 
-/** Starts the server on 127.0.0.1:`port` and resolves once it accepts connections. */
-export async function startServer(pgDir: string, port: number, o: ProcessOptions): Promise<ServerProcess> {
+/** A socket path is limited to 107 bytes; `<dir>/.s.PGSQL.<port>` must fit. */
+const SOCKET_PATH_MAX = 100;
+
+/**
+ * The directory of the server's Unix-domain socket (a connection through it costs less CPU than
+ * loopback TCP, on both sides): `<dataDir>/run`, owned by the server's user, mode 0700, the same
+ * on every start so a pool reconnects after a restart. Null (loopback TCP only) when its path
+ * would be too long for a socket or it cannot be made.
+ */
+export async function socketDirFor(dataDir: string, port: number, o: ProcessOptions): Promise<string | null> {
+  const dir = join(dataDir, 'run');
+  if (Buffer.byteLength(`${dir}/.s.PGSQL.${port}`) > SOCKET_PATH_MAX) return null;
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (o.user) await chown(dir, o.user.uid, o.user.gid);
+    return dir;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Starts the server on 127.0.0.1:`port`, and on a Unix-domain socket in `socketDir` when given,
+ * and resolves once it accepts connections.
+ */
+export async function startServer(
+  pgDir: string,
+  port: number,
+  socketDir: string | null,
+  o: ProcessOptions,
+): Promise<ServerProcess> {
   const recent: string[] = [];
-  // Loopback TCP only: no Unix socket, whose directory may not exist or be writable here.
   const args = ['-D', pgDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1'];
-  args.push('-c', 'unix_socket_directories=', '-c', 'lc_messages=C');
+  args.push('-c', `unix_socket_directories=${socketDir ?? ''}`, '-c', 'unix_socket_permissions=0700');
+  args.push('-c', 'lc_messages=C');
   const { promise: ready, resolve: onReady } = withResolvers();
   const child = launch(o.bin.postgres, args, o, recent, (line) => {
     if (line.includes(READY)) onReady();
@@ -128,13 +159,15 @@ export async function startServer(pgDir: string, port: number, o: ProcessOptions
     throw failed(`the embedded PostgreSQL did not start on port ${port} with ${pgDir}`, how, recent);
   }
   return {
+    socketDir,
     async stop() {
       process.removeListener('exit', onExit);
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGINT');
-      const slow = setTimeout(() => child.kill('SIGQUIT'), STOP_MS);
-      await exited;
-      clearTimeout(slow);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGINT');
+        const slow = setTimeout(() => child.kill('SIGQUIT'), STOP_MS);
+        await exited;
+        clearTimeout(slow);
+      }
     },
   };
 }

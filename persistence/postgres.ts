@@ -20,7 +20,9 @@ export interface ConnectOptions {
 
 /** A postgres.js pool with the settings the store expects (quiet notices, short connect timeout). */
 export function connectPostgres(url: string, options: ConnectOptions = {}): Sql {
-  const sql = postgres(url, {
+  const { url: tcpUrl, socketDir } = splitSocketDir(url);
+  const sql = postgres(tcpUrl, {
+    ...(socketDir ? { host: socketDir } : {}),
     max: options.max ?? 10,
     connect_timeout: options.connectTimeout ?? 5,
     idle_timeout: 30,
@@ -34,6 +36,18 @@ export function connectPostgres(url: string, options: ConnectOptions = {}): Sql 
   });
   fetchTypesOnce(sql);
   return sql;
+}
+
+/**
+ * libpq's way to name a Unix-domain socket, `?host=/var/run/postgresql` (a directory), which
+ * postgres.js does not read from a URL: taken out of the URL and given as its `host` option.
+ */
+export function splitSocketDir(url: string): { url: string; socketDir: string | null } {
+  const u = new URL(url);
+  const dir = u.searchParams.get('host');
+  if (!dir?.startsWith('/')) return { url, socketDir: null };
+  u.searchParams.delete('host');
+  return { url: u.toString(), socketDir: dir };
 }
 
 /**

@@ -5,7 +5,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import postgres from 'postgres';
 import { createEchoProvider } from '../actors/providers/echo.ts';
 import { createProviderRegistry } from '../actors/providers/registry.ts';
 import { createRunHost } from '../actors/run-host.ts';
@@ -99,7 +98,7 @@ async function redisUp(url: string): Promise<boolean> {
 
 async function benchHost(label: string, adminUrl: string, redisUrl: string | null): Promise<void> {
   const name = `hitl_bench_${randomBytes(4).toString('hex')}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => undefined });
+  const admin = connectPostgres(adminUrl, { max: 1 });
   await admin`create database ${admin(name)}`;
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;

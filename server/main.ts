@@ -56,8 +56,13 @@ async function main(cfg: Config): Promise<void> {
     pg = embedded;
     databaseUrl = embedded.url;
     log.info(
-      { port: embedded.port, data_dir: embedded.pgDir, binaries: embedded.binaries },
-      `embedded PostgreSQL started on 127.0.0.1:${embedded.port}, data in ${embedded.pgDir}`,
+      {
+        port: embedded.port,
+        socket_dir: embedded.socketDir,
+        data_dir: embedded.pgDir,
+        binaries: embedded.binaries,
+      },
+      `embedded PostgreSQL started on 127.0.0.1:${embedded.port}${embedded.socketDir ? ` and in ${embedded.socketDir}` : ''}, data in ${embedded.pgDir}`,
     );
   }
   const sql = connectPostgres(databaseUrl);

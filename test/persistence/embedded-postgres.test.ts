@@ -4,10 +4,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import postgres from 'postgres';
+import type { Sql } from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { binariesPackageDir, ensureEmbeddedBinaries } from '../../persistence/embedded-binaries.ts';
 import { freePort, startEmbeddedPostgres } from '../../persistence/embedded-postgres.ts';
+import { connectPostgres } from '../../persistence/postgres.ts';
 
 const run = promisify(execFile);
 const dirs: string[] = [];
@@ -22,8 +23,8 @@ afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
-async function query<T extends object>(url: string, fn: (sql: postgres.Sql) => Promise<T[]>): Promise<T[]> {
-  const sql = postgres(url, { max: 1, onnotice: () => undefined });
+async function query<T extends object>(url: string, fn: (sql: Sql) => Promise<T[]>): Promise<T[]> {
+  const sql = connectPostgres(url, { max: 1 });
   try {
     return await fn(sql);
   } finally {
@@ -43,18 +44,31 @@ describe('embedded PostgreSQL', () => {
     expect(process.listeners('SIGTERM')).toHaveLength(sigterm);
     try {
       expect(first.port).toBe(port);
-      expect(first.url).toMatch(new RegExp(`^postgres://postgres:[0-9a-f]+@127\\.0\\.0\\.1:${port}/hitl$`));
+      expect(first.url).toMatch(
+        new RegExp(`^postgres://postgres:[0-9a-f]+@127\\.0\\.0\\.1:${port}/hitl\\?host=%2F.+$`),
+      );
       const [row] = await query(
         first.url,
-        (sql) => sql<{ major: string }[]>`select current_setting('server_version_num') as major`,
+        (sql) =>
+          sql<{ major: string; addr: string | null }[]>`
+            select current_setting('server_version_num') as major, inet_server_addr()::text as addr`,
       );
       expect(row?.major.slice(0, 2)).toBe('17');
+      // The service's URL goes through the Unix-domain socket (no server address); TCP still answers.
+      expect(row?.addr).toBeNull();
+      const tcpUrl = first.url.replace(/\?.*$/, '');
+      const [tcp] = await query(
+        tcpUrl,
+        (sql) => sql<{ addr: string }[]>`select inet_server_addr()::text as addr`,
+      );
+      expect(tcp?.addr).toBe('127.0.0.1/32');
       await query(first.url, (sql) =>
         sql`create table kept (v text); insert into kept values ('still here')`.simple(),
       );
     } finally {
       await first.stop();
     }
+    expect(new URL(first.url).searchParams.get('host')).toBe(join(dataDir, 'run'));
     const second = await startEmbeddedPostgres({ dataDir });
     try {
       const rows = await query(second.url, (sql) => sql<{ v: string }[]>`select v from kept`);

@@ -116,11 +116,17 @@ describe.skipIf(!isCheckout)('the first command, in a fresh clone in a private d
     const started = first
       .output()
       .split('\n')
-      .map((line) => (line.startsWith('{') ? (JSON.parse(line) as { msg?: string; data_dir?: string }) : {}))
+      .map((line) =>
+        line.startsWith('{')
+          ? (JSON.parse(line) as { msg?: string; data_dir?: string; socket_dir?: string })
+          : {},
+      )
       .find((entry) => entry.msg?.startsWith('embedded PostgreSQL started'));
     const expectedHome = embeddedHome({ dataDir: join(clone, 'data'), explicit: false, asRoot });
     expect(started?.data_dir).toBe(join(expectedHome, 'pg'));
     expect(started?.msg).toContain(`data in ${join(expectedHome, 'pg')}`);
+    // The service reaches it through the socket beside the cluster.
+    expect(started?.socket_dir).toBe(join(expectedHome, 'run'));
     if (asRoot) expect(dirname(expectedHome)).toBe(STATE_ROOT);
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
 

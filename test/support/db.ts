@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { Sql } from 'postgres';
-import postgres from 'postgres';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { migrate } from '../../persistence/migrate.ts';
 import { connectPostgres, createPostgresStore } from '../../persistence/postgres.ts';
@@ -23,7 +22,7 @@ export function withDatabase(url: string, database: string): string {
 }
 
 async function asAdmin(run: (sql: Sql) => Promise<unknown>): Promise<void> {
-  const admin = postgres(inject('pgAdminUrl'), { max: 1, onnotice: () => undefined });
+  const admin = connectPostgres(inject('pgAdminUrl'), { max: 1 });
   try {
     await run(admin);
   } finally {

@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../../persistence/embedded-postgres.ts';
+import { connectPostgres } from '../../persistence/postgres.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -29,7 +29,7 @@ export function redactUrl(url: string): string {
 }
 
 async function postgresAnswers(url: string): Promise<boolean> {
-  const sql = postgres(url, { max: 1, connect_timeout: PROBE_MS / 1000, onnotice: () => undefined });
+  const sql = connectPostgres(url, { max: 1, connectTimeout: PROBE_MS / 1000 });
   const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), PROBE_MS).unref());
   try {
     return await Promise.race([sql`select 1`.then(() => true), timeout]);
