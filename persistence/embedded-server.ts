@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Binaries } from './embedded-binaries.ts';
@@ -114,7 +115,10 @@ export async function socketDirFor(dataDir: string, port: number, o: ProcessOpti
   if (Buffer.byteLength(`${dir}/.s.PGSQL.${port}`) > SOCKET_PATH_MAX) return null;
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
+    // As root the server's user is given it; else the server runs as us, and a directory left
+    // by someone else (an earlier run as root) must not stop the server: TCP only then.
     if (o.user) await chown(dir, o.user.uid, o.user.gid);
+    else await access(dir, constants.W_OK | constants.X_OK);
     return dir;
   } catch {
     return null;

@@ -197,6 +197,7 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === 'e2e') await import('./bench-e2e.ts');
 else if (process.argv[2] === 'host') await import('./bench-host.ts');
+else if (process.argv[2] === 'socket') await import('./bench-socket.ts');
 else
   main().then(
     () => process.exit(0),
