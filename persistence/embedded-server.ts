@@ -108,11 +108,13 @@ const SOCKET_PATH_MAX = 100;
  * The directory of the server's Unix-domain socket (a connection through it costs less CPU than
  * loopback TCP, on both sides): `<dataDir>/run`, owned by the server's user, mode 0700, the same
  * on every start so a pool reconnects after a restart. Null (loopback TCP only) when its path
- * would be too long for a socket or it cannot be made.
+ * would be too long for a socket, holds a comma or a double quote, or it cannot be made.
  */
 export async function socketDirFor(dataDir: string, port: number, o: ProcessOptions): Promise<string | null> {
   const dir = join(dataDir, 'run');
   if (Buffer.byteLength(`${dir}/.s.PGSQL.${port}`) > SOCKET_PATH_MAX) return null;
+  // The setting is a comma-separated list that may quote: a path with either is left alone.
+  if (/[,"]/.test(dir)) return null;
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     // As root the server's user is given it; else the server runs as us, and a directory left

@@ -8,6 +8,7 @@ import type { Sql } from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { binariesPackageDir, ensureEmbeddedBinaries } from '../../persistence/embedded-binaries.ts';
 import { freePort, startEmbeddedPostgres } from '../../persistence/embedded-postgres.ts';
+import { socketDirFor } from '../../persistence/embedded-server.ts';
 import { connectPostgres } from '../../persistence/postgres.ts';
 
 const run = promisify(execFile);
@@ -76,6 +77,17 @@ describe('embedded PostgreSQL', () => {
     } finally {
       await second.stop();
     }
+  });
+
+  it('puts its socket in <data dir>/run (0700), and falls back to TCP where a socket cannot be', async () => {
+    const proc = { bin: { dir: '', initdb: '', postgres: '' }, user: null, log: () => undefined };
+    const dataDir = await tempDir();
+    const dir = await socketDirFor(dataDir, 54321, proc);
+    expect(dir).toBe(join(dataDir, 'run'));
+    expect((await lstat(join(dataDir, 'run'))).mode & 0o777).toBe(0o700);
+    // A socket's path is limited to 107 bytes; the settings list splits on commas.
+    expect(await socketDirFor(join(dataDir, 'x'.repeat(90)), 54321, proc)).toBeNull();
+    expect(await socketDirFor(join(dataDir, 'a,b'), 54321, proc)).toBeNull();
   });
 
   it('refuses a data dir made by another major version, naming both', async () => {
