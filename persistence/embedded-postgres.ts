@@ -103,17 +103,17 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
   const proc = { bin, user, log };
   if (state === 'fresh') await initCluster(pgDir, pass, proc);
-  const server = await startServer(pgDir, port, await socketDirFor(dataDir, port, proc), proc);
+  const socketDir = await socketDirFor(dataDir, port, proc);
+  const server = await startServer(pgDir, port, socketDir, proc);
   const base = `postgres://postgres:${pass}@127.0.0.1:${port}`;
   // Through the Unix-domain socket when there is one (libpq's `?host=/dir`, read by
   // connectPostgres); the TCP address stays in the URL for tools that do not read it.
-  const via = server.socketDir ? `?host=${encodeURIComponent(server.socketDir)}` : '';
+  const via = socketDir ? `?host=${encodeURIComponent(socketDir)}` : '';
   try {
     await ensureDatabase(`${base}/postgres${via}`, 'hitl');
   } catch (err) {
     await server.stop();
     throw err;
   }
-  const { socketDir } = server;
   return { url: `${base}/hitl${via}`, port, socketDir, pgDir, binaries: bin.dir, stop: () => server.stop() };
 }

@@ -93,10 +93,8 @@ export async function initCluster(pgDir: string, password: string, o: ProcessOpt
   }
 }
 
-/** A server process. */
+/** A running server process. */
 export interface ServerProcess {
-  /** The directory of its Unix-domain socket (null: loopback TCP only). */
-  socketDir: string | null;
   /** Fast shutdown (SIGINT); resolves once the process is gone. */
   stop(): Promise<void>;
 }
@@ -165,15 +163,13 @@ export async function startServer(
     throw failed(`the embedded PostgreSQL did not start on port ${port} with ${pgDir}`, how, recent);
   }
   return {
-    socketDir,
     async stop() {
       process.removeListener('exit', onExit);
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGINT');
-        const slow = setTimeout(() => child.kill('SIGQUIT'), STOP_MS);
-        await exited;
-        clearTimeout(slow);
-      }
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGINT');
+      const slow = setTimeout(() => child.kill('SIGQUIT'), STOP_MS);
+      await exited;
+      clearTimeout(slow);
     },
   };
 }

@@ -1,16 +1,9 @@
 /** Scratch databases, WAL position and the Postgres baseline of the e2e benchmark. */
 import { randomBytes } from 'node:crypto';
-import postgres from 'postgres';
-import { splitSocketDir } from '../../persistence/postgres.ts';
-
-/** postgres.js for a URL that may name a Unix-domain socket (`?host=/dir`). */
-function connect(url: string, max: number) {
-  const { url: tcpUrl, socketDir } = splitSocketDir(url);
-  return postgres(tcpUrl, { max, onnotice: () => undefined, ...(socketDir ? { host: socketDir } : {}) });
-}
+import { connectPostgres } from '../../persistence/postgres.ts';
 
 export function createScratch(adminUrl: string) {
-  const admin = connect(adminUrl, 2);
+  const admin = connectPostgres(adminUrl, { max: 2 });
   const made: string[] = [];
 
   async function database(): Promise<string> {
@@ -44,7 +37,7 @@ export function createScratch(adminUrl: string) {
 
   /** Single-row durable inserts from `clients` postgres.js connections, for `ms`: inserts/s. */
   async function baseline(clients: number, ms: number): Promise<number> {
-    const sql = connect(await database(), clients);
+    const sql = connectPostgres(await database(), { max: clients });
     try {
       await sql`create table t (id bigserial primary key, body jsonb not null)`;
       let n = 0;
