@@ -338,3 +338,36 @@ describe("a run's envelope and view (migration 00006)", () => {
     }
   });
 });
+
+describe('the freshness probe (currentSeqs)', () => {
+  it('is planned once per connection, not again on every call', async () => {
+    const own = await createTestDatabase();
+    // One connection, so that its prepared statements are the ones this session sees.
+    const sql = connectPostgres(own.url, { max: 1 });
+    const s = createPostgresStore(sql);
+    try {
+      // A table of some size with statistics: there a custom plan for a known array looked cheaper
+      // than the generic plan and Postgres planned the probe again on every call.
+      await sql`
+        insert into runs (run_id, seq, status, current_step, created_by, envelope, view, created_at, updated_at)
+        select gen_random_uuid(), 3, 'completed', 'completed', 'svc', '{}', '{}', now(), now()
+          from generate_series(1, 20000)`;
+      await sql`analyze runs`;
+      const ids = (await sql<{ id: string }[]>`select run_id::text as id from runs limit 40`).map(
+        (r) => r.id,
+      );
+      for (let i = 0; i < 30; i++) {
+        const some = ids.slice(i % 10, (i % 10) + 1 + (i % 4));
+        const seqs = await s.currentSeqs(some);
+        expect([...seqs.values()]).toEqual(some.map(() => 3));
+      }
+      const [plans] = await sql<{ generic: number; custom: number }[]>`
+        select generic_plans::int as generic, custom_plans::int as custom
+          from pg_prepared_statements where statement like '%seq from runs%'`;
+      expect(plans).toEqual({ generic: 25, custom: 5 });
+    } finally {
+      await sql.end();
+      await own.drop();
+    }
+  });
+});
