@@ -2,7 +2,7 @@ import type { Sql } from 'postgres';
 import { jsonOnce } from './json-once.ts';
 import { storedApproval } from './postgres-approvals.ts';
 import { type BlobMemory, type BlobRow, RunBlobs } from './postgres-blobs.ts';
-import { guard, isConnectionError } from './postgres-errors.ts';
+import { guard, isConnectionError, sqlState } from './postgres-errors.ts';
 import { eventColumns } from './postgres-rows.ts';
 import type { BatchItem, CommitInput, NewRun } from './types.ts';
 import { StoreError } from './types.ts';
@@ -214,15 +214,20 @@ async function whyRefused(sql: Sql, items: BatchItem[]): Promise<Map<string, Sto
   return out;
 }
 
+// A deadlock victim or a serialization failure: the statement was rolled back whole.
+const CONFLICT_SQLSTATES = new Set(['40P01', '40001']);
+
 /**
  * Commit many runs' changes in one statement. Per item: null (committed) or the error that refused
  * it. A statement that fails as a whole (a value Postgres refuses) is retried item by item, so one
- * bad change never fails the others; an unreachable Postgres throws `unavailable` for all.
+ * bad change never fails the others; one Postgres chose as a deadlock's victim is sent again as it
+ * was (up to three times); an unreachable Postgres throws `unavailable` for all.
  */
 export async function commitBatch(
   sql: Sql,
   items: BatchItem[],
   memory: BlobMemory,
+  attempt = 1,
 ): Promise<Array<Error | null>> {
   return guard('commit', async () => {
     const creates: ReturnType<typeof createRow>[] = [];
@@ -283,6 +288,9 @@ export async function commitBatch(
       );
       done = new Set(rows.map((r) => r.run_id));
     } catch (err) {
+      if (attempt < 3 && CONFLICT_SQLSTATES.has(sqlState(err) ?? '')) {
+        return commitBatch(sql, items, memory, attempt + 1);
+      }
       if (items.length === 1) throw err;
       if (err instanceof StoreError || isConnectionError(err)) throw err;
       // One change Postgres refuses must not fail the others: each alone.

@@ -233,9 +233,15 @@ export function createRunOps(
       guard('renewLeases', async () => {
         const ids = runIds.filter(isUuid);
         if (ids.length === 0) return;
+        // A row a group commit has locked is skipped, not waited for: that commit renews its
+        // lease itself, and waiting made a cycle with it when the two locked rows in a different
+        // order (Postgres then aborted one of them after deadlock_timeout, a second of stall).
         await sql`
           update runs set lease_until = ${leaseEnd(sql, leaseMs)}
-           where run_id = any(${ids}::uuid[]) and owner = ${owner}
+           where run_id in (
+             select run_id from runs
+              where run_id = any(${ids}::uuid[]) and owner = ${owner}
+              for update skip locked)
         `;
       }),
   };

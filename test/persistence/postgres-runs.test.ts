@@ -122,6 +122,66 @@ describe('committing', () => {
     expect((await store.getRun(theirs.record.run_id))?.lease_until).toBe(before?.lease_until);
   });
 
+  it('renews leases without waiting for a row a commit in flight holds (no deadlock with it)', async () => {
+    const held = newRun({ owner: 'node-a' });
+    const free = newRun({ owner: 'node-a' });
+    await store.createRun(held);
+    await store.createRun(free);
+    const leaseBefore = (await store.getRun(held.record.run_id))?.lease_until;
+    const locker = connectPostgres(db.url, { max: 1 });
+    try {
+      await locker.begin(async (tx) => {
+        // Stands for a group commit whose statement has locked the row and not yet committed.
+        await tx`update runs set owner = owner where run_id = ${held.record.run_id}`;
+        const renewed = await Promise.race([
+          store
+            .renewLeases('node-a', [held.record.run_id, free.record.run_id], 600_000)
+            .then(() => 'renewed'),
+          new Promise((r) => setTimeout(() => r('waited'), 3_000)),
+        ]);
+        expect(renewed).toBe('renewed');
+      });
+    } finally {
+      await locker.end();
+    }
+    expect(Date.parse((await store.getRun(free.record.run_id))?.lease_until ?? '')).toBeGreaterThan(
+      Date.now() + 500_000,
+    );
+    expect((await store.getRun(held.record.run_id))?.lease_until).toBe(leaseBefore);
+  });
+
+  it("sends a commit again when Postgres picks it as a deadlock's victim", async () => {
+    const run = newRun();
+    await store.createRun(run);
+    const id = run.record.run_id;
+    const other = connectPostgres(db.url, { max: 1 });
+    try {
+      let commit: Promise<Array<Error | null>> | undefined;
+      await other
+        .begin(async (tx) => {
+          // This transaction waits longer than the commit before it looks for a deadlock, so the
+          // commit (waiting first, after 1 s) is the one Postgres aborts.
+          await tx`set local deadlock_timeout = '10s'`;
+          await tx`insert into run_events (run_id, seq, type, step, status, actor, message, created_at)
+                   values (${id}, 2, 'x', 'created', 'queued', 'system', 'x', now())`;
+          // The commit locks the run's row, then waits for this transaction's event seq 2.
+          commit = store.commitBatch([{ kind: 'commit', change: commitOf(id, 1, 1) }]);
+          await new Promise((r) => setTimeout(r, 300));
+          // Now this one waits for the run's row: a cycle.
+          await tx`update runs set owner = owner where run_id = ${id}`;
+          throw new Error('roll back');
+        })
+        .catch((e: unknown) => {
+          if (!(e instanceof Error) || e.message !== 'roll back') throw e;
+        });
+      expect(await commit).toEqual([null]);
+    } finally {
+      await other.end();
+    }
+    expect((await store.getRun(id))?.seq).toBe(2);
+    expect((await store.listEvents(id, 0, 10)).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
   it('syncs timers: existing ones keep fire_at, missing ones go, new ones come', async () => {
     const first = inMs(60_000);
     const run = newRun({ timers: [{ kind: 'deadline', key: 'a1', fire_at: first }] });
@@ -363,7 +423,7 @@ describe('the freshness probe (currentSeqs)', () => {
       }
       const [plans] = await sql<{ generic: number; custom: number }[]>`
         select generic_plans::int as generic, custom_plans::int as custom
-          from pg_prepared_statements where statement like '%seq from runs%'`;
+          from pg_prepared_statements where statement like '%seq from runs where%' and statement not like '%pg_prepared_statements%'`;
       expect(plans).toEqual({ generic: 25, custom: 5 });
     } finally {
       await sql.end();
