@@ -94,6 +94,12 @@ export function createClient(target: Target, sockets: number) {
     const lat: number[] = [];
     for (const step of ['payload_review', 'response_review']) {
       const view = must(await call('GET', `/hitl/runs/${id}?wait_for=awaiting_human&timeout=30`), 'wait');
+      if (view.current_step !== step) {
+        // Say why the run stopped elsewhere (error_recovery: its error's code and message).
+        throw new Error(
+          `${step}: run ${id} is at ${String(view.current_step)} (${String(view.status)}), error ${JSON.stringify(view.error ?? null).slice(0, 300)}`,
+        );
+      }
       const approval = approvalId(view, step);
       const t = performance.now();
       must(await call('POST', `/hitl/run/${id}/approve`, { approval_id: approval, action: 'approve' }), step);
