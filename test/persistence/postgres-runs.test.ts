@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPostgres, createPostgresStore } from '../../persistence/postgres.ts';
 import type { RunStore } from '../../persistence/types.ts';
 import { StoreError } from '../../persistence/types.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { createTestDatabase, storeOnTestDatabase, type TestDatabase } from '../support/db.ts';
 import { approvalRow, commitOf, eventRow, inMs, newRun } from '../support/store-fixtures.ts';
 
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -368,34 +368,31 @@ describe('one-shot work items (cancels)', () => {
 });
 
 describe("a run's envelope and view (migration 00006)", () => {
+  // A database of its own: the TOAST table's row count is this test's alone.
+  const t = storeOnTestDatabase();
+
   it('stay in the row, compressed, where they used to go to the TOAST table on every commit', async () => {
-    const own = await createTestDatabase();
-    const s = createPostgresStore(own.sql);
-    try {
-      // Strings that compress about as much as a real envelope's (to roughly half): the two
-      // values together stay past the 2 kB at which Postgres moves a row's largest value out.
-      const noise = (n: number) => Array.from({ length: n }, () => randomUUID().replaceAll('-', ''));
-      const envelope = { machine_version: 1, snapshot: { value: 'running', context: { notes: noise(90) } } };
-      const view = { status: 'running', history: noise(70) };
-      const run = newRun({ envelope, view });
-      const id = run.record.run_id;
-      await s.createRun(run);
-      expect(
-        await s.commitBatch([{ kind: 'commit', change: commitOf(id, 1, 1, { envelope, view }) }]),
-      ).toEqual([null]);
-      const [sizes] = await own.sql<{ envelope: number; view: number }[]>`
-        select pg_column_size(envelope) as envelope, pg_column_size(view) as view from runs where run_id = ${id}`;
-      // Compressed (the JSON text is about 3 kB and 2.4 kB) and together past 2 kB.
-      expect(sizes!.envelope).toBeLessThan(JSON.stringify(envelope).length);
-      expect(sizes!.envelope + sizes!.view).toBeGreaterThan(2_100);
-      const [toast] = await own.sql<{ name: string }[]>`
-        select reltoastrelid::regclass::text as name from pg_class where relname = 'runs'`;
-      const [count] = await own.sql.unsafe<{ n: number }[]>(`select count(*)::int as n from ${toast!.name}`);
-      expect(count?.n).toBe(0);
-      expect((await s.getRun(id))?.envelope).toEqual(envelope);
-    } finally {
-      await own.drop();
-    }
+    // Strings that compress about as much as a real envelope's (to roughly half): the two
+    // values together stay past the 2 kB at which Postgres moves a row's largest value out.
+    const noise = (n: number) => Array.from({ length: n }, () => randomUUID().replaceAll('-', ''));
+    const envelope = { machine_version: 1, snapshot: { value: 'running', context: { notes: noise(90) } } };
+    const view = { status: 'running', history: noise(70) };
+    const run = newRun({ envelope, view });
+    const id = run.record.run_id;
+    await t.store.createRun(run);
+    expect(
+      await t.store.commitBatch([{ kind: 'commit', change: commitOf(id, 1, 1, { envelope, view }) }]),
+    ).toEqual([null]);
+    const [sizes] = await t.db.sql<{ envelope: number; view: number }[]>`
+      select pg_column_size(envelope) as envelope, pg_column_size(view) as view from runs where run_id = ${id}`;
+    // Compressed (the JSON text is about 3 kB and 2.4 kB) and together past 2 kB.
+    expect(sizes!.envelope).toBeLessThan(JSON.stringify(envelope).length);
+    expect(sizes!.envelope + sizes!.view).toBeGreaterThan(2_100);
+    const [toast] = await t.db.sql<{ name: string }[]>`
+      select reltoastrelid::regclass::text as name from pg_class where relname = 'runs'`;
+    const [count] = await t.db.sql.unsafe<{ n: number }[]>(`select count(*)::int as n from ${toast!.name}`);
+    expect(count?.n).toBe(0);
+    expect((await t.store.getRun(id))?.envelope).toEqual(envelope);
   });
 });
 
