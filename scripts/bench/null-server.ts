@@ -5,6 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 
+/** The checkpoint each run's next wait answers (the client checks it): payload, then response. */
+const waits = new Map<string, number>();
+const STEPS = ['payload_review', 'response_review'];
+
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
@@ -18,15 +22,27 @@ const server = createServer((req, res) => {
     } else if (req.method === 'POST') {
       body = { success: true, status: 'running', current_step: 'api_call', action: 'approve' };
     } else if (url.includes('wait_for=terminal')) {
+      waits.delete(runIdOf(url));
       body = { status: 'completed', current_step: 'completed', approval: null };
     } else {
-      body = { status: 'awaiting_human', approval: { approval_id: randomUUID(), status: 'pending' } };
+      const id = runIdOf(url);
+      const n = waits.get(id) ?? 0;
+      waits.set(id, n + 1);
+      body = {
+        status: 'awaiting_human',
+        current_step: STEPS[n % STEPS.length],
+        approval: { approval_id: randomUUID(), status: 'pending' },
+      };
     }
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   });
 });
+function runIdOf(url: string): string {
+  return url.split('?')[0]?.split('/').pop() ?? '';
+}
+
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => {
   const a = server.address();
