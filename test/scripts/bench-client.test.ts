@@ -15,7 +15,11 @@ describe('the e2e benchmark client', () => {
   });
 
   it('completes runs against the ceiling server (the do-nothing server answers the checkpoints it checks)', async () => {
-    const ceiling: Service = await startService(ROOT, ['--import', 'tsx', 'scripts/bench/null-server.ts'], {});
+    const ceiling: Service = await startService(
+      ROOT,
+      ['--import', 'tsx', 'scripts/bench/null-server.ts'],
+      {},
+    );
     closing.push(() => ceiling.stop());
     const client = createClient({ url: ceiling.url, key: 'k', tool: TOOL }, 4);
     closing.push(async () => client.close());
