@@ -13,6 +13,15 @@ function headersOf(res: IncomingMessage): Headers {
 }
 
 /**
+ * How long a kept-alive socket may sit idle before we close it (sooner when the server announces
+ * a shorter `Keep-Alive: timeout`). A server closes idle connections on its own clock; a request
+ * written to a socket it is closing breaks off with ECONNRESET, and for a prediction's create that
+ * means an unknown outcome (`error_recovery`), never a resend. Node 20's agent honours the
+ * server's hint (closing a second before it) only when it has a timeout of its own, so it gets one.
+ */
+export const IDLE_SOCKET_MS = 4_000;
+
+/**
  * The provider's `fetch` over `node:http(s)` with keep-alive agents: about half the CPU of the
  * global (undici) `fetch` per request, which was the largest single item of a run's profile.
  * It covers what the Replicate client sends (a URL, a plain header object, a string body) and
@@ -21,8 +30,17 @@ function headersOf(res: IncomingMessage): Headers {
  * follows redirects; a redirected POST is answered as it is, never sent again. Idle kept-alive
  * sockets do not hold the process open (Node unrefs them).
  */
-export function createHttpFetch(fallback: FetchLike = globalThis.fetch): FetchLike {
-  const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+export function createHttpFetch(
+  fallback: FetchLike = globalThis.fetch,
+  opts: { idleMs?: number } = {},
+): FetchLike {
+  // `timeout` closes free sockets only: a request that waits longer for its answer keeps its socket
+  // (its deadline is the caller's signal).
+  const timeout = opts.idleMs ?? IDLE_SOCKET_MS;
+  const agents = {
+    http: new HttpAgent({ keepAlive: true, timeout }),
+    https: new HttpsAgent({ keepAlive: true, timeout }),
+  };
   const plain = (init: RequestInit | undefined): init is RequestInit & { headers?: Record<string, string> } =>
     (init?.body === undefined || init.body === null || typeof init.body === 'string') &&
     (init?.headers === undefined ||
