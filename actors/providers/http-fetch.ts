@@ -19,7 +19,7 @@ function headersOf(res: IncomingMessage): Headers {
  * means an unknown outcome (`error_recovery`), never a resend. Node 20's agent honours the
  * server's hint (closing a second before it) only when it has a timeout of its own, so it gets one.
  */
-export const IDLE_SOCKET_MS = 4_000;
+const IDLE_SOCKET_MS = 4_000;
 
 /**
  * The provider's `fetch` over `node:http(s)` with keep-alive agents: about half the CPU of the

@@ -8,6 +8,10 @@ import { createServer } from 'node:http';
 /** The checkpoint each run's next wait answers (the client checks it): payload, then response. */
 const waits = new Map<string, number>();
 const STEPS = ['payload_review', 'response_review'];
+/** The run id of `/hitl/runs/{id}?…`. */
+function runIdOf(url: string): string {
+  return url.split('?')[0]?.split('/').pop() ?? '';
+}
 
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
@@ -39,10 +43,6 @@ const server = createServer((req, res) => {
     res.end(text);
   });
 });
-function runIdOf(url: string): string {
-  return url.split('?')[0]?.split('/').pop() ?? '';
-}
-
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => {
   const a = server.address();
