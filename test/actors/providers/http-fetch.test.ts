@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpFetch } from '../../../actors/providers/http-fetch.ts';
 import { createReplicateProvider } from '../../../actors/providers/replicate.ts';
 import { caps, rejectionOf } from './fixtures.ts';
@@ -94,6 +94,13 @@ describe('the provider fetch over node:http', () => {
  */
 describe('the provider fetch and idle kept-alive connections', () => {
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const servers: Server[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) {
+      s.closeAllConnections();
+      await new Promise((resolve) => s.close(resolve));
+    }
+  });
 
   async function serverCountingConnections(keepAliveMs: number, answerAfterMs = 0) {
     let connections = 0;
@@ -106,12 +113,9 @@ describe('the provider fetch and idle kept-alive connections', () => {
       connections += 1;
     });
     await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    servers.push(s);
     const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}/`;
-    const close = async () => {
-      s.closeAllConnections();
-      await new Promise((resolve) => s.close(resolve));
-    };
-    return { url, connections: () => connections, close };
+    return { url, connections: () => connections };
   }
 
   const post = async (f: ReturnType<typeof createHttpFetch>, url: string) =>
@@ -120,31 +124,23 @@ describe('the provider fetch and idle kept-alive connections', () => {
   it("closes an idle socket a second before the server's announced Keep-Alive timeout", async () => {
     // The server says `Keep-Alive: timeout=2`: a socket idle for 1.5 s is not used again.
     const server = await serverCountingConnections(2000);
-    try {
-      const f = createHttpFetch();
-      await post(f, server.url);
-      await post(f, server.url);
-      expect(server.connections()).toBe(1);
-      await sleep(1500);
-      expect(await post(f, server.url)).toEqual({ ok: true });
-      expect(server.connections()).toBe(2);
-    } finally {
-      await server.close();
-    }
+    const f = createHttpFetch();
+    await post(f, server.url);
+    await post(f, server.url);
+    expect(server.connections()).toBe(1);
+    await sleep(1500);
+    expect(await post(f, server.url)).toEqual({ ok: true });
+    expect(server.connections()).toBe(2);
   });
 
   it('closes a socket idle longer than its own limit when the server announces none, and keeps one that waits for an answer', async () => {
     const server = await serverCountingConnections(0, 400);
-    try {
-      const f = createHttpFetch(globalThis.fetch, { idleMs: 200 });
-      // An answer slower than the idle limit still arrives on its socket.
-      expect(await post(f, server.url)).toEqual({ ok: true });
-      expect(server.connections()).toBe(1);
-      await sleep(350);
-      expect(await post(f, server.url)).toEqual({ ok: true });
-      expect(server.connections()).toBe(2);
-    } finally {
-      await server.close();
-    }
+    const f = createHttpFetch(globalThis.fetch, { idleMs: 200 });
+    // An answer slower than the idle limit still arrives on its socket.
+    expect(await post(f, server.url)).toEqual({ ok: true });
+    expect(server.connections()).toBe(1);
+    await sleep(350);
+    expect(await post(f, server.url)).toEqual({ ok: true });
+    expect(server.connections()).toBe(2);
   });
 });
