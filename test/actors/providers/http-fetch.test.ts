@@ -12,6 +12,10 @@ const routes: Record<string, (req: IncomingMessage, res: ServerResponse, body: s
     res.writeHead(201, 'Made', { 'content-type': 'application/json', 'x-many': ['a', 'b'] });
     res.end(JSON.stringify({ method: req.method, body, auth: req.headers.authorization ?? null }));
   },
+  '/bom': (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"é":"ü"}')]));
+  },
   '/empty': (_req, res) => {
     res.writeHead(204);
     res.end();
@@ -54,6 +58,41 @@ describe('the provider fetch over node:http', () => {
     expect([mine.status, mine.statusText, mine.ok]).toEqual([theirs.status, theirs.statusText, theirs.ok]);
     expect(mine.headers.get('x-many')).toBe(theirs.headers.get('x-many'));
     expect(await mine.json()).toEqual(await theirs.json());
+  });
+
+  it('reads a body as the global fetch does: once, as text, JSON, bytes, a stream or a clone', async () => {
+    const both = async (read: (r: Response) => Promise<unknown>) => {
+      const [mine, theirs] = [await httpFetch(`${base}/bom`), await fetch(`${base}/bom`)];
+      const settle = (p: Promise<unknown>) =>
+        p.then(
+          (v) => ({ v }),
+          (e: unknown) => ({ e: (e as Error).name }),
+        );
+      return [await settle(read(mine)), await settle(read(theirs))];
+    };
+    const bytes = async (s: ReadableStream<Uint8Array> | null) =>
+      Buffer.from(await new Response(s).arrayBuffer()).toString('hex');
+    const readers: ((r: Response) => Promise<unknown>)[] = [
+      (r) => r.json(),
+      (r) => r.text(),
+      async (r) => Buffer.from(await r.arrayBuffer()).toString('hex'),
+      (r) => bytes(r.body),
+      async (r) => [r.bodyUsed, await r.text(), r.bodyUsed],
+      async (r) => [await r.text(), await r.text()],
+      async (r) => [await bytes(r.body), await r.text()],
+      async (r) => [await r.clone().json(), await r.json()],
+      async (r) => [await r.json(), r.clone()],
+      async (r) => {
+        const first = r.body;
+        return [first === r.body, await bytes(first)];
+      },
+    ];
+    for (const read of readers) {
+      const [mine, theirs] = await both(read);
+      expect(mine).toEqual(theirs);
+    }
+    expect(await both((r) => r.json())).toEqual([{ v: { é: 'ü' } }, { v: { é: 'ü' } }]);
+    expect(await httpFetch(`${base}/empty`).then((r) => r.body)).toBeNull();
   });
 
   it('answers a 204 with no body, and follows a redirected GET', async () => {
