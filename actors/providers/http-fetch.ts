@@ -47,9 +47,11 @@ class BufferedResponse {
     return this.stream;
   }
   private take(): Buffer {
+    // No body (a 204): nothing to use up, as with the global Response.
+    if (this.buf === null) return Buffer.alloc(0);
     if (this.used) throw new TypeError('Body is unusable: Body has already been read');
     this.used = true;
-    return this.buf ?? Buffer.alloc(0);
+    return this.buf;
   }
   async text(): Promise<string> {
     const b = this.take();
@@ -62,7 +64,8 @@ class BufferedResponse {
     return new Uint8Array(this.take()).buffer;
   }
   clone(): Response {
-    if (this.used) throw new TypeError('Response.clone: Body has already been consumed.');
+    if (this.used && this.buf !== null)
+      throw new TypeError('Response.clone: Body has already been consumed.');
     return new BufferedResponse(
       this.status,
       this.statusText,

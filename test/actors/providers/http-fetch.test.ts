@@ -92,7 +92,17 @@ describe('the provider fetch over node:http', () => {
       expect(mine).toEqual(theirs);
     }
     expect(await both((r) => r.json())).toEqual([{ v: { é: 'ü' } }, { v: { é: 'ü' } }]);
-    expect(await httpFetch(`${base}/empty`).then((r) => r.body)).toBeNull();
+    const noBody = async (r: Response) => [
+      r.body,
+      await r.text(),
+      await r.text(),
+      r.bodyUsed,
+      await r.clone().text(),
+    ];
+    expect(await noBody(await httpFetch(`${base}/empty`))).toEqual(
+      await noBody(await fetch(`${base}/empty`)),
+    );
+    expect(await noBody(await httpFetch(`${base}/empty`))).toEqual([null, '', '', false, '']);
   });
 
   it('answers a 204 with no body, and follows a redirected GET', async () => {
