@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { createClient, drive, percentile } from './bench/client.ts';
 import { BENCH_TOOL, startBenchFake } from './bench/fake.ts';
 import { createScratch } from './bench/pg.ts';
-import { processCpuMs, type Service, startService } from './bench/service.ts';
+import { machineTicks, processCpuMs, type Service, startService } from './bench/service.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NULL_SERVER = fileURLToPath(new URL('./bench/null-server.ts', import.meta.url));
@@ -85,6 +85,8 @@ interface Row {
   cpuMs: number;
   pgCpuMs: number;
   walBytes: number;
+  /** Share of the machine's CPU time stolen by the hypervisor during the window, in %. */
+  stealPct: number;
   errors: string[];
 }
 
@@ -145,8 +147,17 @@ async function measure(
     },
     clients * 2,
   );
-  const edge: Record<string, { cpu: number; pg: number; wal: string; c: Map<string, number>; x: number }> =
-    {};
+  const edge: Record<
+    string,
+    {
+      cpu: number;
+      pg: number;
+      wal: string;
+      c: Map<string, number>;
+      x: number;
+      m: ReturnType<typeof machineTicks>;
+    }
+  > = {};
   const xacts = async () => {
     const dbName = new URL(databaseUrl).pathname.slice(1);
     return scratch.xactCommit(dbName);
@@ -160,6 +171,7 @@ async function measure(
         wal: await scratch.walLsn(),
         c,
         x: await xacts(),
+        m: machineTicks(),
       };
     });
     const s = edge.start!;
@@ -188,6 +200,7 @@ async function measure(
       cpuMs: per(e.cpu - s.cpu),
       pgCpuMs: per(e.pg - s.pg),
       walBytes: EMBEDDED ? Number.NaN : per(wal - walAtEnd),
+      stealPct: (100 * (e.m.steal - s.m.steal)) / (e.m.total - s.m.total),
       errors: r.errors,
     };
   } finally {
@@ -227,6 +240,7 @@ function medianRow(rs: Row[]): Row {
     cpuMs: median(rs.map((r) => r.cpuMs)),
     pgCpuMs: median(rs.map((r) => r.pgCpuMs)),
     walBytes: median(rs.map((r) => r.walBytes)),
+    stealPct: median(rs.map((r) => r.stealPct)),
     errors: rs.flatMap((r) => r.errors),
   };
 }
@@ -266,7 +280,7 @@ async function main(): Promise<void> {
           const row = await measure(system, dir, scratch, fake.url, clients, round, env);
           rows.push(row);
           process.stderr.write(
-            `${ROUNDS > 1 ? `round ${round} ` : ''}${system} c${clients}: ${fmt(row.runsPerS)} runs/s${row.errors.length ? ` (${row.errors.length} errors: ${row.errors[0]})` : ''}\n`,
+            `${ROUNDS > 1 ? `round ${round} ` : ''}${system} c${clients}: ${fmt(row.runsPerS)} runs/s, steal ${fmt(row.stealPct)} %${row.errors.length ? ` (${row.errors.length} errors: ${row.errors[0]})` : ''}\n`,
           );
         }
       }
@@ -309,6 +323,11 @@ async function main(): Promise<void> {
     console.log(
       `Postgres baseline (postgres.js, 16 clients, single-row durable inserts): ${fmt(pgBase, 0)} inserts/s`,
     );
+    const steal = rows.map((r) => r.stealPct).filter((v) => !Number.isNaN(v));
+    if (steal.length > 0)
+      console.log(
+        `CPU time stolen by the hypervisor during the windows (% of the machine's): median ${fmt(median(steal))} %, ${fmt(Math.min(...steal))}–${fmt(Math.max(...steal))} %`,
+      );
     const errs = rows.filter((r) => r.errors.length > 0);
     for (const r of errs)
       console.log(`errors in ${r.system} c${r.clients}: ${r.errors.slice(0, 3).join(' | ')}`);

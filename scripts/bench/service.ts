@@ -44,6 +44,26 @@ export function processCpuMs(comm: string): number {
   return ticks * TICK_MS;
 }
 
+/**
+ * The machine's CPU time so far (`/proc/stat`, all cores, in ticks) and the part of it the
+ * hypervisor gave to something else (steal): a window with much steal ran on a slower machine.
+ */
+export function machineTicks(stat = (): string => readFileSync('/proc/stat', 'utf8')): {
+  total: number;
+  steal: number;
+} {
+  try {
+    const line = stat().split('\n')[0] ?? '';
+    // cpu user nice system idle iowait irq softirq steal [guest guest_nice (already in user)]
+    const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (line.split(/\s+/)[0] !== 'cpu' || f.length < 8 || f.some((v) => !Number.isFinite(v)))
+      return { total: Number.NaN, steal: Number.NaN };
+    return { total: f.reduce((a, b) => a + b, 0), steal: f[7] as number };
+  } catch {
+    return { total: Number.NaN, steal: Number.NaN };
+  }
+}
+
 /** The process and every descendant alive now. */
 function tree(root: number): number[] {
   const parent = new Map<number, number>();

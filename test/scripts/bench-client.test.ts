@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../scripts/bench/client.ts';
-import { type Service, startService } from '../../scripts/bench/service.ts';
+import { machineTicks, type Service, startService } from '../../scripts/bench/service.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TOOL = { 'replicate-agent-tool': { data: { name: 'bench/model' } } };
@@ -52,5 +52,19 @@ describe('the e2e benchmark client', () => {
     await expect(client.oneRun()).rejects.toThrow(
       /payload_review: run r-1 is at error_recovery \(awaiting_human\), error .*submission_outcome_unknown/,
     );
+  });
+});
+
+describe("the benchmark's steal reading", () => {
+  it('reads the machine CPU time and the hypervisor steal from /proc/stat, and NaN from anything else', () => {
+    const stat = 'cpu  366979 754 81820 469706 6002 0 15622 64387 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n';
+    expect(machineTicks(() => stat)).toEqual({
+      total: 366979 + 754 + 81820 + 469706 + 6002 + 0 + 15622 + 64387,
+      steal: 64387,
+    });
+    expect(machineTicks(() => 'intr 1 2 3\n')).toEqual({ total: Number.NaN, steal: Number.NaN });
+    const real = machineTicks();
+    expect(real.total).toBeGreaterThan(0);
+    expect(real.steal).toBeGreaterThanOrEqual(0);
   });
 });
