@@ -9,7 +9,7 @@ import { authenticate } from './auth/authn.ts';
 import { createFailureLimiter, type FailureLimiter, type FailureLimitOptions } from './auth/rate-limit.ts';
 import { limitBody } from './body-limit.ts';
 import type { HttpLimits, RouteDeps, ServerStores } from './deps.ts';
-import { errorResponse, toErrorResponse } from './errors.ts';
+import { errorResponse, shownInput, toErrorResponse } from './errors.ts';
 import { refuseHostileUrl } from './hostile-url.ts';
 import { createIdempotency } from './idempotency.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -148,7 +148,9 @@ export function createApp(opts: AppOptions): App {
     if (route.security?.length === 0) anonymous.add(route.path);
   }
 
-  app.notFound((c) => errorResponse(c, 'not_found', `No route for ${c.req.method} ${c.req.path}`));
+  app.notFound((c) =>
+    errorResponse(c, 'not_found', `No route for ${c.req.method} ${shownInput(c.req.path)}`),
+  );
   app.onError((err, c) => toErrorResponse(c, err, log));
   return app;
 }

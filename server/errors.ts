@@ -32,6 +32,14 @@ export function errorBody(code: string, message: string, details?: unknown) {
   return { error: { code, message, ...(details === undefined ? {} : { details }) }, detail: message };
 }
 
+/**
+ * Input named in an error message (an id, a path) as at most `max` characters: an error never
+ * echoes kilobytes of what the caller sent (a 10 kB "id" would otherwise come back twice).
+ */
+export function shownInput(input: string, max = 80): string {
+  return input.length <= max ? input : `${input.slice(0, max)}… (${input.length} characters)`;
+}
+
 /** A JSON error response for a runtime error code. */
 export function errorResponse(c: Context, code: HitlErrorCode, message: string, details?: unknown): Response {
   // Nothing was accepted and it is worth trying again shortly (database back, commit queue drained).

@@ -3,6 +3,7 @@ import { HitlError } from '../../actors/errors.ts';
 import type { LoadedRun } from '../../actors/run-core.ts';
 import type { RunHost } from '../../actors/run-host.ts';
 import { isUuid } from '../../machines/ids.ts';
+import { shownInput } from '../errors.ts';
 import { approvalView } from '../../machines/run-view.ts';
 import type { Approval } from '../../machines/schemas.ts';
 import { canDecide, canRead, type Principal } from './auth.ts';
@@ -33,7 +34,7 @@ export function runAudience(run: LoadedRun) {
 
 /** Load a run the caller may read: 404 run_not_found, then 403 forbidden. */
 export async function readableRun(host: RunHost, id: string, p: Principal): Promise<LoadedRun> {
-  if (!isUuid(id)) throw new HitlError('run_not_found', `Run ${id} not found`);
+  if (!isUuid(id)) throw new HitlError('run_not_found', `Run ${shownInput(id)} not found`);
   const run = await host.mustRead(id);
   if (!canRead(p, runAudience(run))) throw new HitlError('forbidden', 'You may not read this run');
   return run;
@@ -41,7 +42,7 @@ export async function readableRun(host: RunHost, id: string, p: Principal): Prom
 
 /** Load a run that exists (404 run_not_found); permission is checked by the caller. */
 export async function existingRun(host: RunHost, id: string): Promise<LoadedRun> {
-  if (!isUuid(id)) throw new HitlError('run_not_found', `Run ${id} not found`);
+  if (!isUuid(id)) throw new HitlError('run_not_found', `Run ${shownInput(id)} not found`);
   return host.mustRead(id);
 }
 
@@ -60,11 +61,15 @@ function checkpointOf(run: LoadedRun, approvalId: string): Approval | null {
  * does not know the approval yet is the run read afresh.
  */
 export async function runCheckpoint(host: RunHost, runId: string, approvalId: string): Promise<Approval> {
-  if (!isUuid(runId)) throw new HitlError('run_not_found', `Run ${runId} not found`);
+  if (!isUuid(runId)) throw new HitlError('run_not_found', `Run ${shownInput(runId)} not found`);
   const known = await host.current(runId);
-  if (!known) throw new HitlError('run_not_found', `Run ${runId} not found`);
+  if (!known) throw new HitlError('run_not_found', `Run ${shownInput(runId)} not found`);
   const found = checkpointOf(known, approvalId) ?? checkpointOf(await host.mustRead(runId), approvalId);
-  if (!found) throw new HitlError('approval_not_found', `Approval ${approvalId} not found for run ${runId}`);
+  if (!found)
+    throw new HitlError(
+      'approval_not_found',
+      `Approval ${shownInput(approvalId)} not found for run ${runId}`,
+    );
   return found;
 }
 
@@ -77,7 +82,10 @@ export async function existingApproval(
   const found = isUuid(id) ? await approvals.get(id) : null;
   const isCheckpoint = found?.approval.checkpoint_type !== 'browser_action_approval';
   if (!found || (runId !== undefined && (found.approval.run_id !== runId || !isCheckpoint))) {
-    throw new HitlError('approval_not_found', `Approval ${id} not found${runId ? ` for run ${runId}` : ''}`);
+    throw new HitlError(
+      'approval_not_found',
+      `Approval ${shownInput(id)} not found${runId ? ` for run ${shownInput(runId)}` : ''}`,
+    );
   }
   return found.approval;
 }

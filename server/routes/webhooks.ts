@@ -4,6 +4,7 @@ import { toPredictionState } from '../../actors/providers/replicate-prediction.t
 import type { PredictionState } from '../../actors/providers/types.ts';
 import { isUuid } from '../../machines/ids.ts';
 import type { App } from '../app-env.ts';
+import { shownInput } from '../errors.ts';
 import { assertNotBlocked, clientAddress } from '../auth/authn.ts';
 import { verifyWebhook } from '../auth/webhook-verify.ts';
 import type { RouteDeps } from '../deps.ts';
@@ -46,7 +47,7 @@ export function webhookRoutes(app: App, deps: RouteDeps): void {
       }
       const runId = query.run_id ?? '';
       if (!isUuid(runId) || !(await host.read(runId)))
-        throw new HitlError('run_not_found', `Run ${runId} not found`);
+        throw new HitlError('run_not_found', `Run ${shownInput(runId)} not found`);
       const notPrediction = () => new HitlError('invalid_request', 'The webhook body is not a prediction');
       // SPEC §7: refused like any body (422); a prediction whose output holds NUL or lone
       // surrogates is then stored escaped from the next poll, so the run still completes.

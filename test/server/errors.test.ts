@@ -79,6 +79,25 @@ describe('the error boundary', () => {
     expect([pause.status, codeOf(pause.json)]).toEqual([404, 'run_not_found']);
   });
 
+  it('names a long id or path in its 404 by its start and length, never echoing kilobytes back', async () => {
+    const long = 'a'.repeat(10_000);
+    for (const [path, code] of [
+      [`/hitl/runs/${long}`, 'run_not_found'],
+      [`/hitl/runs/${long}/events`, 'run_not_found'],
+      [`/hitl/approvals/${long}`, 'approval_not_found'],
+      [`/hitl/${long}`, 'not_found'],
+    ] as const) {
+      const res = await t.call('GET', path);
+      expect([res.status, codeOf(res.json)], code).toEqual([404, code]);
+      const message = (res.json.error as { message: string }).message;
+      expect(message).toContain(`${'a'.repeat(40)}… (`);
+      expect(message.length, code).toBeLessThan(200);
+    }
+    // A short id is still named whole.
+    const res = await t.call('GET', '/hitl/runs/not-a-uuid');
+    expect((res.json.error as { message: string }).message).toBe('Run not-a-uuid not found');
+  });
+
   it('answers 413 for bodies over 1 MiB, but 401 first', async () => {
     const huge = JSON.stringify({ run_input: echoInput({ prompt: 'x'.repeat(1024 * 1024 + 10) }) });
     const res = await t.call('POST', '/hitl/run', { body: huge });
