@@ -3,9 +3,9 @@ import { HitlError } from '../../actors/errors.ts';
 import type { LoadedRun } from '../../actors/run-core.ts';
 import type { RunHost } from '../../actors/run-host.ts';
 import { isUuid } from '../../machines/ids.ts';
-import { shownInput } from '../errors.ts';
 import { approvalView } from '../../machines/run-view.ts';
 import type { Approval } from '../../machines/schemas.ts';
+import { shownInput } from '../errors.ts';
 import { canDecide, canRead, type Principal } from './auth.ts';
 
 const NO_REVIEWERS = { user_ids: [] as string[], roles: [] as string[] };

@@ -4,10 +4,10 @@ import { toPredictionState } from '../../actors/providers/replicate-prediction.t
 import type { PredictionState } from '../../actors/providers/types.ts';
 import { isUuid } from '../../machines/ids.ts';
 import type { App } from '../app-env.ts';
-import { shownInput } from '../errors.ts';
 import { assertNotBlocked, clientAddress } from '../auth/authn.ts';
 import { verifyWebhook } from '../auth/webhook-verify.ts';
 import type { RouteDeps } from '../deps.ts';
+import { shownInput } from '../errors.ts';
 import { ANONYMOUS, documentedBody, errors, parseJson, responses } from '../openapi/route.ts';
 import { AnyJson, WebhookQuery, WebhookResponse } from '../schemas.ts';
 
