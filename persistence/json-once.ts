@@ -14,6 +14,11 @@ export function jsonOnce(value: object): string {
   return text;
 }
 
+/** The JSON kept for `value` by `jsonOnce`, if any (no serialising). */
+export function keptText(value: object): string | undefined {
+  return texts.get(value);
+}
+
 /**
  * `JSON.stringify(record)` of a plain record, the text of each object field taken from `jsonOnce`
  * when it has one (the cache entry of a commit reuses its envelope's text from the batch).

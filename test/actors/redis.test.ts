@@ -55,7 +55,7 @@ describeWithRedis('two nodes sharing Redis for cache and fan-out', (redis) => {
     await db?.drop();
   });
 
-  const key = (runId: string) => `${redis.prefix}snapshot:${runId}`;
+  const key = (runId: string) => `${redis.prefix}entry:${runId}`;
 
   it('Redis emptied while a run waits for a human: every decision still lands and nothing is lost', async () => {
     const seen: HostMessage[] = [];

@@ -97,7 +97,7 @@ describeWithRedis('redis cache', (redis) => {
     const cache = createRedisCache(client, { prefix: redis.prefix, ttlSeconds: 60 });
     for (const garbage of ['not json', '{"version":"7","value":1}', '{"version":7}', '[1,2]']) {
       const id = randomUUID();
-      await raw.set(`${redis.prefix}snapshot:${id}`, garbage);
+      await raw.set(`${redis.prefix}entry:${id}`, garbage);
       expect(await cache.get(id)).toBeNull();
       expect(await cache.set(id, 1, 'fresh')).toBe(true);
       expect(await cache.get(id)).toEqual({ version: 1, value: 'fresh' });
@@ -113,10 +113,70 @@ describeWithRedis('redis cache', (redis) => {
     const cache = createRedisCache(client, { prefix: redis.prefix, ttlSeconds: 30 });
     const id = randomUUID();
     await cache.set(id, 1, 'x');
-    const ttl = await raw.ttl(`${redis.prefix}snapshot:${id}`);
+    const ttl = await raw.ttl(`${redis.prefix}entry:${id}`);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(30);
     await cache.close();
+  });
+});
+
+describeWithRedis('redis cache: long strings', (redis) => {
+  const clients: Redis[] = [];
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await clearRedisPrefix(redis);
+  });
+  const open = async (ttlSeconds = 60) => {
+    const raw = new Redis(redis.url);
+    const client = connectRedis(redis.url);
+    clients.push(raw, client);
+    await redisReady(client);
+    return { raw, cache: createRedisCache(client, { prefix: redis.prefix, ttlSeconds }) };
+  };
+  const prompt = 'p'.repeat(200_000);
+  const envelope = (step: number) => ({ input: { prompt }, payload: { prompt }, history: [prompt], step });
+
+  it('stores a long string once per run, not in every entry, and renews it with each entry', async () => {
+    const { raw, cache } = await open(40);
+    const id = randomUUID();
+    const blobs = async () => raw.keys(`${redis.prefix}blob:${id}:*`);
+    for (let seq = 1; seq <= 4; seq++) {
+      expect(await cache.set(id, seq, { envelope: envelope(seq), created_by: 'svc' })).toBe(true);
+      // The entry holds a reference: kilobytes, not the prompt three times.
+      expect(await raw.strlen(`${redis.prefix}entry:${id}`)).toBeLessThan(1_000);
+      expect(await blobs()).toHaveLength(1);
+      expect(await cache.get(id)).toEqual({
+        version: seq,
+        value: { envelope: envelope(seq), created_by: 'svc' },
+      });
+    }
+    const [blob] = await blobs();
+    expect(await raw.strlen(blob as string)).toBe(prompt.length);
+    await raw.expire(blob as string, 5);
+    // The renewal is sent before the entry on the same connection: done when the entry is.
+    await cache.set(id, 5, { envelope: envelope(5), created_by: 'svc' });
+    expect(await raw.ttl(blob as string)).toBeGreaterThan(30);
+  });
+
+  it('misses an entry whose blob is gone, and sends the blob again with the next entry', async () => {
+    const { raw, cache } = await open();
+    const id = randomUUID();
+    await cache.set(id, 1, { envelope: envelope(1) });
+    const [blob] = await raw.keys(`${redis.prefix}blob:${id}:*`);
+    await raw.del(blob as string);
+    expect(await cache.get(id)).toBeNull();
+    await cache.set(id, 2, { envelope: envelope(2) });
+    // The renewal found it gone; the entry after that sends it again.
+    await cache.set(id, 3, { envelope: envelope(3) });
+    expect(await cache.get(id)).toEqual({ version: 3, value: { envelope: envelope(3) } });
+  });
+
+  it('is not read by the keys of earlier versions (`snapshot:`), whose nodes would not resolve references', async () => {
+    const { raw, cache } = await open();
+    const id = randomUUID();
+    await cache.set(id, 1, { envelope: envelope(1) });
+    expect(await raw.exists(`${redis.prefix}snapshot:${id}`)).toBe(0);
+    expect(await raw.exists(`${redis.prefix}entry:${id}`)).toBe(1);
   });
 });
 

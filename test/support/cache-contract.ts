@@ -52,6 +52,21 @@ export function snapshotCacheContract(make: () => Promise<SnapshotCache>): void 
     await cache.del(randomUUID());
   });
 
+  it('reads back long strings and strings that look like its own references exactly', async () => {
+    const id = randomUUID();
+    const long = `${'x'.repeat(9000)}é\u{1F600}`;
+    const value = {
+      envelope: { input: { prompt: long }, payload: { prompt: long }, notes: ['\u0001hitl:blob:abc', long] },
+      updated_at: '2026-12-03T00:00:00.000Z',
+      created_by: '\u0001hitl:str:x',
+    };
+    expect(await cache.set(id, 1, value)).toBe(true);
+    expect(await cache.get(id)).toEqual({ version: 1, value });
+    const next = { ...value, envelope: { ...value.envelope, step: 2 } };
+    expect(await cache.set(id, 2, next)).toBe(true);
+    expect(await cache.get(id)).toEqual({ version: 2, value: next });
+  });
+
   it('reports itself healthy', () => {
     expect(cache.healthy()).toBe(true);
   });
