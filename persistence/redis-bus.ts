@@ -57,28 +57,42 @@ export function createRedisBus(url: string, options: RedisBusOptions): Bus {
     publishFailed = false;
   });
 
-  // The texts this bus published whose echo has not come back yet, with their counts: a message
-  // of our own that no subscriber wants is not parsed (every node hears its own publishes).
-  // Bounded: an echo lost with a connection is forgotten, its text at worst parsed once.
-  const echoes = new Map<string, number>();
-  const sent = (raw: string) => {
-    echoes.set(raw, (echoes.get(raw) ?? 0) + 1);
-    if (echoes.size > MAX_ECHOES) for (const k of echoes.keys()) if (echoes.delete(k)) break;
+  // The messages this bus published whose echo has not come back yet, by byte length: a message
+  // of our own that no subscriber wants is neither decoded nor parsed (every node hears its own
+  // publishes; a large run's message is megabytes). Compared as bytes (the listener takes
+  // `messageBuffer`, so ioredis makes no string of it). Bounded: an echo lost with a connection is
+  // forgotten, its message at worst parsed once.
+  const echoes = new Map<number, Buffer[]>();
+  let echoCount = 0;
+  const sent = (bytes: Buffer) => {
+    const list = echoes.get(bytes.length);
+    if (list) list.push(bytes);
+    else echoes.set(bytes.length, [bytes]);
+    if (++echoCount <= MAX_ECHOES) return;
+    for (const [length, oldest] of echoes) {
+      oldest.shift();
+      if (oldest.length === 0) echoes.delete(length);
+      echoCount--;
+      break;
+    }
   };
-  const heard = (raw: string): boolean => {
-    const n = echoes.get(raw);
-    if (n === undefined) return false;
-    if (n > 1) echoes.set(raw, n - 1);
-    else echoes.delete(raw);
+  const heard = (bytes: Buffer): boolean => {
+    const list = echoes.get(bytes.length);
+    const i = list ? list.findIndex((b) => b.equals(bytes)) : -1;
+    if (!list || i < 0) return false;
+    list.splice(i, 1);
+    if (list.length === 0) echoes.delete(bytes.length);
+    echoCount--;
     return true;
   };
 
-  listener.on('message', (channel: string, raw: string) => {
+  listener.on('messageBuffer', (channelBytes: Buffer, bytes: Buffer) => {
+    const channel = channelBytes.toString();
     if (!channel.startsWith(options.prefix)) return;
     const name = channel.slice(options.prefix.length);
-    const own = echoes.size > 0 && heard(raw);
+    const own = echoCount > 0 && heard(bytes);
     if (!subscribers.has(name, own)) return;
-    const message = parseJsonMessage(raw);
+    const message = parseJsonMessage(bytes.toString());
     if (message !== undefined) subscribers.deliver(name, message, own);
   });
 
@@ -86,13 +100,14 @@ export function createRedisBus(url: string, options: RedisBusOptions): Bus {
     async publish(channel, message) {
       // At-most-once: a message lost while Redis is away is caught up from Postgres.
       const raw = JSON.stringify(message);
-      // Only heard back where this bus listens on the channel.
-      if (subscribers.has(channel)) sent(raw);
+      // Only heard back where this bus listens on the channel: then kept as the bytes sent.
+      const bytes = subscribers.has(channel) ? Buffer.from(raw) : null;
+      if (bytes) sent(bytes);
       try {
-        await publisher.publish(full(channel), raw);
+        await publisher.publish(full(channel), bytes ?? raw);
         publishFailed = false;
       } catch {
-        heard(raw);
+        if (bytes) heard(bytes);
         publishFailed = true;
       }
     },
