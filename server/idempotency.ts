@@ -6,6 +6,7 @@ import { createKeyedQueue, type KeyedQueue } from '../actors/keyed-queue.ts';
 import type { AppEnv } from './app-env.ts';
 import type { Principal } from './auth/auth.ts';
 import type { ServerStores } from './deps.ts';
+import { jsonAnswer } from './json-answer.ts';
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
 /** How long a request waits for another one producing the same key before answering 409. */
@@ -44,7 +45,7 @@ async function idempotent(
   const key = c.req.header('idempotency-key');
   if (key === undefined) {
     const out = await produce();
-    return c.json(out.body, out.status);
+    return jsonAnswer(c, out.body, out.status);
   }
   if (!KEY.test(key)) {
     throw new HitlError('invalid_request', 'Idempotency-Key must be 1 to 255 visible ASCII characters', {
@@ -88,7 +89,7 @@ async function idempotent(
       }
       if (seen && seen.status !== 0) {
         c.header('Idempotent-Replayed', 'true');
-        return c.json(seen.response, seen.status as Produced['status']);
+        return jsonAnswer(c, seen.response, seen.status as Produced['status']);
       }
       if (Date.now() > deadline) {
         throw new HitlError(
@@ -107,6 +108,6 @@ async function idempotent(
       throw err;
     }
     await store.finish(record(out.status, out.body));
-    return c.json(out.body, out.status);
+    return jsonAnswer(c, out.body, out.status);
   });
 }

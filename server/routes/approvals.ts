@@ -6,6 +6,7 @@ import { assertMayDecide, canSeeApproval, existingApproval, existingRun } from '
 import { decisionActor, requireService } from '../auth/authn.ts';
 import type { RouteDeps } from '../deps.ts';
 import type { Idempotency } from '../idempotency.ts';
+import { jsonAnswer } from '../json-answer.ts';
 import { errors, jsonBody, responses } from '../openapi/route.ts';
 import {
   ApprovalResponse,
@@ -104,7 +105,7 @@ export function approvalRoutes(app: App, deps: RouteDeps, idempotency: Idempoten
       const approval = await existingApproval(approvals, id);
       if (!canSeeApproval(c.get('principal'), approval))
         throw new HitlError('forbidden', 'You may not see this approval');
-      if (!query.wait || approval.status !== 'pending') return c.json(approval);
+      if (!query.wait || approval.status !== 'pending') return jsonAnswer(c, approval);
       const done = await deps.waiters.wait(c, deps.shutdown, host, {
         relevant: (m) =>
           m.kind === 'approval' ? m.approval.approval_id === id : m.run_id === approval.run_id,
@@ -114,7 +115,7 @@ export function approvalRoutes(app: App, deps: RouteDeps, idempotency: Idempoten
         },
         timeoutMs: Math.min(query.wait * 1000, deps.limits.longPollMaxMs),
       });
-      return c.json(done ?? (await existingApproval(approvals, id)));
+      return jsonAnswer(c, done ?? (await existingApproval(approvals, id)));
     },
   );
 

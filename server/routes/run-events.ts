@@ -7,6 +7,7 @@ import { isTerminalStatus } from '../../machines/schemas.ts';
 import type { App, AppEnv } from '../app-env.ts';
 import { readableRun } from '../auth/access.ts';
 import type { RouteDeps } from '../deps.ts';
+import { jsonAnswer } from '../json-answer.ts';
 import { errors, responses } from '../openapi/route.ts';
 import { EventsQuery, EventsResponse } from '../schemas.ts';
 
@@ -55,7 +56,7 @@ export function runEventRoutes(app: App, deps: RouteDeps): void {
       const after = query.after_seq ?? query.cursor ?? 0;
       const rows = await deps.host.listEvents(runId, after, query.limit);
       const last = rows[rows.length - 1];
-      return c.json({
+      return jsonAnswer(c, {
         events: rows.map(publicRow),
         next_cursor: rows.length === query.limit && last ? String(last.seq) : null,
       });

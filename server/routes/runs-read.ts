@@ -7,6 +7,7 @@ import type { App, AppEnv } from '../app-env.ts';
 import { readableRun } from '../auth/access.ts';
 import type { Principal } from '../auth/auth.ts';
 import type { RouteDeps } from '../deps.ts';
+import { jsonAnswer } from '../json-answer.ts';
 import { errors, responses } from '../openapi/route.ts';
 import {
   ActiveQuery,
@@ -71,14 +72,14 @@ export function runReadRoutes(app: App, deps: RouteDeps): void {
 
   async function view(c: Context<AppEnv>, id: string, query: WaitQuery): Promise<Response> {
     const run = await readableRun(host, id, c.get('principal'));
-    if (!query.wait_for) return c.json(host.view(run));
+    if (!query.wait_for) return jsonAnswer(c, host.view(run));
     const wanted =
       query.wait_for === 'terminal'
         ? isTerminalStatus
         : (s: string) => s === 'awaiting_human' || isTerminalStatus(s);
     // Already there: this read is as fresh as the wait's first probe would be.
     const now = host.view(run);
-    if (wanted(now.status)) return c.json(now);
+    if (wanted(now.status)) return jsonAnswer(c, now);
     const maxMs = deps.limits.longPollMaxMs;
     let floor = run.seq;
     const found = await deps.waiters.wait(c, deps.shutdown, host, {
@@ -94,7 +95,7 @@ export function runReadRoutes(app: App, deps: RouteDeps): void {
       },
       timeoutMs: Math.min(query.timeout !== undefined ? query.timeout * 1000 : maxMs, maxMs),
     });
-    return c.json(found ?? host.view(await host.mustRead(id)));
+    return jsonAnswer(c, found ?? host.view(await host.mustRead(id)));
   }
 
   app.openapi(
