@@ -1,17 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { createEchoRun, listen, SERVICE_KEY, type TestApp, testApp } from './support.ts';
+import { describe, expect, it } from 'vitest';
+import { createEchoRun, listen, SERVICE_KEY, type TestApp, withTestApp } from './support.ts';
 
-let db: TestDatabase;
 let t: TestApp;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  t = testApp(db);
-});
-afterAll(async () => {
-  await t.close();
-  await db.drop();
+withTestApp((app) => {
+  t = app;
 });
 
 describe('large answers', () => {
