@@ -67,7 +67,13 @@ export function createRunCore(deps: RunHostDeps) {
   const live = createLru<string, LoadedRun>(deps.maxLiveRuns ?? 1000);
   // Writers of one run are serialised inside this process; other nodes are fenced by `seq`.
   const locks = createKeyedQueue();
-  const fanout = createRunFanout({ cache: deps.cache, bus: deps.bus, node: deps.node, log });
+  const fanout = createRunFanout({
+    cache: deps.cache,
+    bus: deps.bus,
+    node: deps.node,
+    log,
+    ...(deps.store.messageRefs ? { refs: deps.store.messageRefs } : {}),
+  });
   const views = new WeakMap<LoadedRun, HostRunView>();
   let afterCommit: (runId: string, next: RunSnapshot, cause: CommitCause, work: WorkItem[]) => void =
     () => {};

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Bus, SnapshotCache, SnapshotEnvelope } from '../persistence/types.ts';
+import type { Bus, Json, RunStore, SnapshotCache, SnapshotEnvelope } from '../persistence/types.ts';
 import type { Logger } from './logger.ts';
 import type { LoadedRun } from './run-load.ts';
 import { guarded, type HostMessage, isHostMessage, type RunMessage } from './run-messages.ts';
@@ -12,19 +12,43 @@ export interface Committed {
 }
 
 const CHANNEL = 'events';
+/** A run message whose long strings hold at least this many characters goes out by reference. */
+export const REFS_MIN_CHARS = 64 * 1024;
+/** The kind of a run message sent by reference (earlier versions ignore it: not a HostMessage). */
+const REFS_KIND = 'run_refs';
 
 /**
  * After a commit (SPEC §7, §8): the cache entries and the messages of a batch. Subscribers in
  * this process get the message object; other nodes get it through the bus, checked for shape.
+ *
+ * A run message with a large input (a long prompt repeated in its events and the approval it
+ * opens) is sent by reference where the store keeps long strings apart (Postgres): each long
+ * string becomes a reference to the copy its commit stored, and a node that hears it reads them
+ * back in one query before its subscribers see the message. The bus then carries kilobytes, not
+ * megabytes, and no node encodes, sends or parses the input again for it. Messages are delivered
+ * in the order heard; one the store cannot resolve is dropped (logged) as a lost message is.
  */
-export function createRunFanout(deps: { cache: SnapshotCache; bus: Bus; node: string; log: Logger }) {
-  const { log } = deps;
+export function createRunFanout(deps: {
+  cache: SnapshotCache;
+  bus: Bus;
+  node: string;
+  log: Logger;
+  refs?: RunStore['messageRefs'];
+}) {
+  const { log, refs } = deps;
   const local = new EventEmitter();
   local.setMaxListeners(0);
+  const remote = new EventEmitter();
+  remote.setMaxListeners(0);
 
   /** To the other nodes; a failure is logged, never thrown (they catch up from Postgres). */
   function send(message: HostMessage): Promise<void> {
-    return deps.bus.publish(CHANNEL, message).catch((err: unknown) => {
+    const packed = message.kind === 'run' && refs ? refs.pack(message, REFS_MIN_CHARS) : null;
+    const wire =
+      packed && typeof packed === 'object' && !Array.isArray(packed)
+        ? { ...packed, kind: REFS_KIND }
+        : message;
+    return deps.bus.publish(CHANNEL, wire).catch((err: unknown) => {
       log.warn({ err: String(err) }, 'fan-out publish failed');
     });
   }
@@ -53,23 +77,66 @@ export function createRunFanout(deps: { cache: SnapshotCache; bus: Bus; node: st
     await send(message);
   }
 
+  /** A message heard from the bus, as subscribers read it: resolved if sent by reference. */
+  async function resolve(m: Json): Promise<Json | null> {
+    const packed = m as { kind?: unknown; run_id?: unknown } | null;
+    if (packed?.kind !== REFS_KIND) return m;
+    if (!refs || typeof packed.run_id !== 'string') return null;
+    const full = await refs.unpack(packed.run_id, m);
+    if (full === null || typeof full !== 'object' || Array.isArray(full)) return null;
+    full.kind = 'run';
+    return full;
+  }
+
+  // One bus subscription for every subscriber of this process (a message by reference is
+  // resolved once), delivered in the order heard: while one is being resolved, later ones wait.
+  let busy = 0;
+  let order: Promise<void> = Promise.resolve();
+  const deliver = (m: Json | null) => {
+    if (isHostMessage(m) && m.node !== deps.node) remote.emit('message', m);
+  };
+  function heard(m: Json): void {
+    const packed = (m as { kind?: unknown } | null)?.kind === REFS_KIND;
+    if (!packed && busy === 0) {
+      deliver(m);
+      return;
+    }
+    busy++;
+    // Resolved at once (several may be read together), delivered in turn.
+    const ready = resolve(m).catch((err: unknown) => {
+      log.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'a fan-out message could not be resolved',
+      );
+      return null;
+    });
+    order = order
+      .then(() => ready)
+      .then((full) => {
+        if (full === null) log.warn({}, 'a fan-out message referenced what the store does not hold: dropped');
+        else deliver(full);
+      })
+      .finally(() => {
+        busy--;
+      });
+  }
+  let unsubscribeBus: (() => void) | null = null;
+
   function subscribe(subscriber: (m: HostMessage) => void): () => void {
     // SPEC §7: a subscriber's exception never reaches a commit or the bus; foreign messages are
     // checked for shape (shallowly) before any subscriber reads them.
     const listener = guarded(subscriber, log);
     local.on('message', listener);
+    remote.on('message', listener);
     // This node's own messages reach it in-process (above): not read again from the bus.
-    const unsubscribeBus = deps.bus.subscribe(
-      CHANNEL,
-      (m) => {
-        if (isHostMessage(m) && m.node !== deps.node) listener(m);
-      },
-      undefined,
-      { own: false },
-    );
+    unsubscribeBus ??= deps.bus.subscribe(CHANNEL, heard, undefined, { own: false });
     return () => {
       local.off('message', listener);
-      unsubscribeBus();
+      remote.off('message', listener);
+      if (remote.listenerCount('message') === 0 && unsubscribeBus) {
+        unsubscribeBus();
+        unsubscribeBus = null;
+      }
     };
   }
 

@@ -1,5 +1,6 @@
 import type { Sql, TransactionSql } from 'postgres';
 import { dehydrate, hasMarks, hydrate, refsIn } from './blobs.ts';
+import type { Json, JsonInput } from './types.ts';
 
 /** A row of `run_blobs` to write. */
 export interface BlobRow {
@@ -99,4 +100,30 @@ export async function hydrateRows<R extends { run_id: string }>(
     }) as R[keyof R];
   }
   return rows;
+}
+
+/**
+ * A value's long strings as references to the run's stored blobs (`RunStore.messageRefs`): null
+ * when they hold fewer than `minChars` characters in all (the value is cheaper sent whole).
+ */
+export function packRefs(value: JsonInput, minChars: number): JsonInput | null {
+  const found = new Map<string, string>();
+  const packed = dehydrate(value, found) as JsonInput;
+  let chars = 0;
+  for (const body of found.values()) chars += body.length;
+  return chars >= minChars ? packed : null;
+}
+
+/** Resolves a packed value's references from `run_blobs` (one query); null when one is missing. */
+export async function unpackRefs(sql: Sql, runId: string, value: Json): Promise<Json | null> {
+  const shas = new Set<string>();
+  refsIn(value, shas);
+  const found =
+    shas.size === 0
+      ? []
+      : await sql<Pick<BlobRow, 'sha256' | 'body'>[]>`
+          select sha256, body from run_blobs where run_id = ${runId}::uuid and sha256 = any(${[...shas]}::text[])`;
+  const bodies = new Map(found.map((b) => [b.sha256, b.body]));
+  if (bodies.size < shas.size) return null;
+  return hydrate(value, (sha) => bodies.get(sha) ?? '') as Json;
 }

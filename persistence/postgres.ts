@@ -3,7 +3,7 @@ import postgres from 'postgres';
 import { createAnalyzeOnGrowth } from './postgres-analyze.ts';
 import { createApprovalOps } from './postgres-approvals.ts';
 import { commitBatch } from './postgres-batch.ts';
-import { createBlobMemory } from './postgres-blobs.ts';
+import { createBlobMemory, packRefs, unpackRefs } from './postgres-blobs.ts';
 import { guard } from './postgres-errors.ts';
 import { createKeyOps } from './postgres-keys.ts';
 import { createRunOps } from './postgres-runs.ts';
@@ -103,6 +103,10 @@ export function createPostgresStore(sql: Sql): RunStore {
     commitBatch: (items) => {
       analyzeOnGrowth(items.length);
       return commitBatch(sql, items, blobs);
+    },
+    messageRefs: {
+      pack: packRefs,
+      unpack: (runId, value) => guard('read', () => unpackRefs(sql, runId, value)),
     },
     ping: () =>
       guard('ping', async () => {

@@ -198,6 +198,18 @@ export interface RunStore {
   /** Webhook de-duplication: true the first time an id is seen. */
   rememberWebhook(webhookId: string): Promise<boolean>;
 
+  /**
+   * Fan-out by reference (optional; stores that keep long strings apart, i.e. Postgres). `pack`
+   * replaces each long string of a committed change's value (its events, the approval it opened)
+   * with a reference to the copy the commit stored, or returns null when those strings hold fewer
+   * than `minChars` characters in all; `unpack` resolves the references (one query), null when one
+   * is not stored.
+   */
+  messageRefs?: {
+    pack(value: JsonInput, minChars: number): JsonInput | null;
+    unpack(runId: string, value: Json): Promise<Json | null>;
+  };
+
   /** Write transactions started so far by this store (for the service's counters). */
   writeTransactions(): number;
   ping(): Promise<void>;
