@@ -96,7 +96,10 @@ export function createRunFanout(deps: {
     if (isHostMessage(m) && m.node !== deps.node) remote.emit('message', m);
   };
   function heard(m: Json): void {
-    const packed = (m as { kind?: unknown } | null)?.kind === REFS_KIND;
+    const head = m as { kind?: unknown; node?: unknown } | null;
+    // This node's own messages (a bus may deliver them though asked not to) are never resolved.
+    if (head?.node === deps.node) return;
+    const packed = head?.kind === REFS_KIND;
     if (!packed && busy === 0) {
       deliver(m);
       return;
