@@ -1,14 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostMessage } from '../../actors/run-messages.ts';
-import { connectPostgres } from '../../persistence/postgres.ts';
-import { createPostgresBus } from '../../persistence/postgres-bus.ts';
 import { createRedisBus } from '../../persistence/redis.ts';
 import type { Bus } from '../../persistence/types.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { createRun, isStatus, testHost, waitForView } from '../support/host.ts';
+import { approveToEnd, createRun, testHost } from '../support/host.ts';
+import { postgresBuses } from '../support/postgres-buses.ts';
 import { clearRedisPrefix, describeWithRedis } from '../support/redis.ts';
 
 // A run with a large input fans out by reference (issue 7, write volume): the bus carries its
@@ -31,12 +29,7 @@ async function largeRun(a: ReturnType<typeof testHost>, onA: HostMessage[], onB:
     { prompt },
   );
   const id = run.snapshot.context.run_id;
-  for (let i = 0; i < 2; i++) {
-    const waiting = await waitForView(a.host, id, isStatus('awaiting_human'));
-    const approval = (waiting.approval as { approval_id: string }).approval_id;
-    await a.host.decide(id, { approval_id: approval, action: 'approve' }, 'user:u1');
-  }
-  await waitForView(a.host, id, isStatus('completed'));
+  await approveToEnd(a.host, id, 2);
   const ofRun = (list: HostMessage[]) => list.filter((m) => m.kind === 'run' && m.run_id === id);
   const mine = ofRun(onA);
   await until(() => ofRun(onB).length === mine.length);
@@ -123,31 +116,25 @@ describeWithRedis('fan-out of a run with a 300 kB prompt across two nodes (Redis
 
 describe('fan-out of a run with a 300 kB prompt across two nodes (Postgres LISTEN/NOTIFY bus)', () => {
   let db: TestDatabase;
-  const buses: Bus[] = [];
-  const pools: Sql[] = [];
+  let pg: ReturnType<typeof postgresBuses>;
   let a: ReturnType<typeof testHost>;
   const onA: HostMessage[] = [];
   const onB: HostMessage[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    for (let i = 0; i < 2; i++) {
-      const sql = connectPostgres(db.url, { max: 3 });
-      pools.push(sql);
-      buses.push(createPostgresBus(sql));
-    }
-    a = testHost(db, { bus: buses[0], node: 'node-a' });
-    const b = testHost(db, { bus: buses[1], node: 'node-b' });
+    pg = postgresBuses(db.url);
+    a = testHost(db, { bus: pg.buses[0], node: 'node-a' });
+    const b = testHost(db, { bus: pg.buses[1], node: 'node-b' });
     a.host.start();
     a.host.subscribe((m) => onA.push(structuredClone(m)));
     b.host.subscribe((m) => onB.push(m));
     // Both nodes listen before anything is published (LISTEN is not retroactive).
-    await until(() => buses.every((x) => x.healthy()));
+    await pg.listening();
   });
   afterAll(async () => {
     await a?.host.stop(1000);
-    for (const bus of buses) await bus.close();
-    for (const p of pools) await p.end({ timeout: 5 });
+    await pg?.close();
     await db?.drop();
   });
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { createRun, isStatus, testHost, waitForView } from '../support/host.ts';
+import { approveToEnd, createRun, testHost } from '../support/host.ts';
 
 // Write volume follows the change (issue 7): a run with a large prompt writes the prompt once,
 // whatever the number of commits; every read, the replay and `verify` see it whole.
@@ -31,12 +31,7 @@ describe('a run with a 300 kB prompt', () => {
       { prompt },
     );
     const id = run.snapshot.context.run_id;
-    for (let i = 0; i < 2; i++) {
-      const waiting = await waitForView(h.host, id, isStatus('awaiting_human'));
-      const approval = (waiting.approval as { approval_id: string }).approval_id;
-      await h.host.decide(id, { approval_id: approval, action: 'approve' }, 'user:u1');
-    }
-    const done = await waitForView(h.host, id, isStatus('completed'));
+    const done = await approveToEnd(h.host, id, 2);
     expect(done.final_result).toEqual({ prompt });
 
     const [sizes] = await db.sql<{ envelope: number; view: number; events: number; approvals: number }[]>`

@@ -1,36 +1,26 @@
-import type { Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectPostgres } from '../../persistence/postgres.ts';
-import { createPostgresBus } from '../../persistence/postgres-bus.ts';
-import type { Bus } from '../../persistence/types.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { postgresBuses } from '../support/postgres-buses.ts';
 import { connect, type Frame, reviewerToken, SERVICE_KEY, startNode, type TestNode } from './ws-harness.ts';
 
 describe('WebSocket across two nodes on one Postgres, without Redis (LISTEN/NOTIFY)', () => {
   let db: TestDatabase;
   let a: TestNode;
   let b: TestNode;
-  const buses: Bus[] = [];
-  const pools: Sql[] = [];
+  let pg: ReturnType<typeof postgresBuses>;
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    for (let i = 0; i < 2; i++) {
-      const sql = connectPostgres(db.url, { max: 3 });
-      pools.push(sql);
-      buses.push(createPostgresBus(sql));
-    }
-    a = await startNode({ db, bus: buses[0], node: 'node-a' });
-    b = await startNode({ db, bus: buses[1], node: 'node-b' });
+    pg = postgresBuses(db.url);
+    a = await startNode({ db, bus: pg.buses[0], node: 'node-a' });
+    b = await startNode({ db, bus: pg.buses[1], node: 'node-b' });
     // Both nodes listen before anything is published (LISTEN is not retroactive).
-    for (let i = 0; i < 200 && !buses.every((x) => x.healthy()); i++)
-      await new Promise((r) => setTimeout(r, 50));
+    await pg.listening();
   });
   afterAll(async () => {
     await b?.close(false);
     await a?.close(false);
-    for (const bus of buses) await bus.close();
-    for (const p of pools) await p.end({ timeout: 5 });
+    await pg?.close();
     await db?.drop();
   });
 

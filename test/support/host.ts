@@ -80,3 +80,13 @@ export async function waitForView(
 }
 
 export const isStatus = (s: string) => (v: Record<string, unknown>) => v.status === s;
+
+/** Approve the run's next `times` checkpoints as user u1, then wait until it completed. */
+export async function approveToEnd(host: RunHost, runId: string, times: number) {
+  for (let i = 0; i < times; i++) {
+    const waiting = await waitForView(host, runId, isStatus('awaiting_human'));
+    const approval = (waiting.approval as { approval_id: string }).approval_id;
+    await host.decide(runId, { approval_id: approval, action: 'approve' }, 'user:u1');
+  }
+  return waitForView(host, runId, isStatus('completed'));
+}
