@@ -16,6 +16,8 @@ const CHANNEL = 'events';
 export const REFS_MIN_CHARS = 64 * 1024;
 /** The kind of a run message sent by reference (earlier versions ignore it: not a HostMessage). */
 const REFS_KIND = 'run_refs';
+/** Messages heard while one by reference is being resolved are kept up to this many, then dropped. */
+export const MAX_WAITING_MESSAGES = 10_000;
 
 /**
  * After a commit (SPEC §7, §8): the cache entries and the messages of a batch. Subscribers in
@@ -91,6 +93,7 @@ export function createRunFanout(deps: {
   // One bus subscription for every subscriber of this process (a message by reference is
   // resolved once), delivered in the order heard: while one is being resolved, later ones wait.
   let busy = 0;
+  let dropping = false;
   let order: Promise<void> = Promise.resolve();
   const deliver = (m: Json | null) => {
     if (isHostMessage(m) && m.node !== deps.node) remote.emit('message', m);
@@ -104,6 +107,14 @@ export function createRunFanout(deps: {
       deliver(m);
       return;
     }
+    // A store that does not answer must not make the queue grow without end: at-most-once, as a
+    // bus is, and subscribers catch up from the log.
+    if (busy >= MAX_WAITING_MESSAGES) {
+      if (!dropping) log.warn({ waiting: busy }, 'fan-out messages dropped while one waits for the store');
+      dropping = true;
+      return;
+    }
+    dropping = false;
     busy++;
     // Resolved at once (several may be read together), delivered in turn.
     const ready = resolve(m).catch((err: unknown) => {
