@@ -6,6 +6,7 @@ import { createRedisBus } from '../../persistence/redis.ts';
 import type { Bus } from '../../persistence/types.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { approveToEnd, createRun, testHost } from '../support/host.ts';
+import { runMessage } from '../support/messages.ts';
 import { postgresBuses } from '../support/postgres-buses.ts';
 import { clearRedisPrefix, describeWithRedis } from '../support/redis.ts';
 
@@ -84,22 +85,7 @@ describeWithRedis('fan-out of a run with a 300 kB prompt across two nodes (Redis
   it('drops a message whose references are not stored, and delivers the next ones in order', async () => {
     const runId = '00000000-0000-4000-8000-000000000001';
     const before = onB.length;
-    const fake = (seq: number, extra: object) => ({
-      kind: 'run',
-      node: 'node-x',
-      run_id: runId,
-      user_id: null,
-      session_id: null,
-      created_by: 'service:x',
-      status: 'running',
-      current_step: 'api_call',
-      seq,
-      events: [],
-      opened: [],
-      resolved: [],
-      reviewers: { user_ids: [], roles: [] },
-      ...extra,
-    });
+    const fake = (seq: number, extra: Record<string, unknown>) => runMessage(runId, seq, extra);
     // A reference to nothing stored, then two plain messages: only those two arrive, in order.
     await buses[0]?.publish(
       'events',

@@ -3,26 +3,13 @@ import { createRunFanout, MAX_WAITING_MESSAGES } from '../../actors/run-fanout.t
 import type { HostMessage } from '../../actors/run-messages.ts';
 import { createMemoryCache, createMemoryHub } from '../../persistence/memory.ts';
 import type { Json, RunStore } from '../../persistence/types.ts';
+import { runMessage } from '../support/messages.ts';
 
 // What a node does with messages heard from the bus while one sent by reference waits for the
 // store (the references' own round trip is tested against Postgres in large-fanout.test.ts).
 
 const RUN = '00000000-0000-4000-8000-000000000002';
-const message = (seq: number, kind = 'run') => ({
-  kind,
-  node: 'node-x',
-  run_id: RUN,
-  user_id: null,
-  session_id: null,
-  created_by: 'service:x',
-  status: 'running',
-  current_step: 'api_call',
-  seq,
-  events: [],
-  opened: [],
-  resolved: [],
-  reviewers: { user_ids: [], roles: [] },
-});
+const message = (seq: number, kind = 'run') => runMessage(RUN, seq, { kind });
 
 /** A node whose store resolves references only when the test says so. */
 function node() {
