@@ -117,18 +117,23 @@ export function createRunFanout(deps: {
     dropping = false;
     busy++;
     // Resolved at once (several may be read together), delivered in turn.
-    const ready = resolve(m).catch((err: unknown) => {
-      log.warn(
-        { err: err instanceof Error ? err.message : String(err) },
-        'a fan-out message could not be resolved',
-      );
-      return null;
-    });
+    const ready = resolve(m).then(
+      (full) => {
+        if (full === null) log.warn({}, 'a fan-out message referenced what the store does not hold: dropped');
+        return full;
+      },
+      (err: unknown) => {
+        log.warn(
+          { err: err instanceof Error ? err.message : String(err) },
+          'a fan-out message could not be resolved: dropped',
+        );
+        return null;
+      },
+    );
     order = order
       .then(() => ready)
       .then((full) => {
-        if (full === null) log.warn({}, 'a fan-out message referenced what the store does not hold: dropped');
-        else deliver(full);
+        if (full !== null) deliver(full);
       })
       .finally(() => {
         busy--;

@@ -55,6 +55,17 @@ describe('messages heard while one by reference is being resolved', () => {
     expect(n.heard).toHaveLength(4);
   });
 
+  it('go on in order when it cannot be resolved: that one is dropped, with one warning', async () => {
+    const n = node();
+    await n.sender.publish('events', message(1, 'run_refs'));
+    await n.sender.publish('events', message(2));
+    await settle();
+    n.release(null);
+    await settle();
+    expect(n.heard.map((m) => (m.kind === 'run' ? m.seq : -1))).toEqual([2]);
+    expect(n.warnings).toEqual(['a fan-out message referenced what the store does not hold: dropped']);
+  });
+
   it('are kept up to a bound and dropped beyond it (logged once), never without end', async () => {
     const n = node();
     await n.sender.publish('events', message(1, 'run_refs'));
