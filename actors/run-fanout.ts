@@ -13,7 +13,7 @@ export interface Committed {
 
 const CHANNEL = 'events';
 /** A run message whose long strings hold at least this many characters goes out by reference. */
-export const REFS_MIN_CHARS = 64 * 1024;
+const REFS_MIN_CHARS = 64 * 1024;
 /** The kind of a run message sent by reference (earlier versions ignore it: not a HostMessage). */
 const REFS_KIND = 'run_refs';
 /** Messages heard while one by reference is being resolved are kept up to this many, then dropped. */

@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostMessage } from '../../actors/run-messages.ts';
 import { createRedisBus } from '../../persistence/redis.ts';
 import type { Bus } from '../../persistence/types.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { approveToEnd, createRun, testHost } from '../support/host.ts';
+import { approveToEnd, createLargeRun, testHost } from '../support/host.ts';
 import { runMessage } from '../support/messages.ts';
 import { postgresBuses } from '../support/postgres-buses.ts';
 import { clearRedisPrefix, describeWithRedis } from '../support/redis.ts';
@@ -23,13 +22,7 @@ const until = async (ok: () => boolean, ms = 10_000) => {
 
 /** A run with a 300 kB prompt made and approved on node A; node A's messages of it once node B has as many. */
 async function largeRun(a: ReturnType<typeof testHost>, onA: HostMessage[], onB: HostMessage[]) {
-  const prompt = randomBytes(225_000).toString('base64');
-  const run = await createRun(
-    a.host,
-    { policy: 'require_human', allowed_steps: ['payload_review', 'response_review'] },
-    { prompt },
-  );
-  const id = run.snapshot.context.run_id;
+  const { prompt, id } = await createLargeRun(a.host);
   await approveToEnd(a.host, id, 2);
   const ofRun = (list: HostMessage[]) => list.filter((m) => m.kind === 'run' && m.run_id === id);
   const mine = ofRun(onA);

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { approveToEnd, createRun, testHost } from '../support/host.ts';
+import { approveToEnd, createLargeRun, testHost } from '../support/host.ts';
 
 // Write volume follows the change (issue 7): a run with a large prompt writes the prompt once,
 // whatever the number of commits; every read, the replay and `verify` see it whole.
@@ -24,13 +23,7 @@ afterAll(async () => {
 
 describe('a run with a 300 kB prompt', () => {
   it('stores the prompt once, reads back whole on any node, and verifies', async () => {
-    const prompt = randomBytes(225_000).toString('base64');
-    const run = await createRun(
-      h.host,
-      { policy: 'require_human', allowed_steps: ['payload_review', 'response_review'] },
-      { prompt },
-    );
-    const id = run.snapshot.context.run_id;
+    const { prompt, id } = await createLargeRun(h.host);
     const done = await approveToEnd(h.host, id, 2);
     expect(done.final_result).toEqual({ prompt });
 

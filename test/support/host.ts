@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createApprovalService } from '../../actors/approvals.ts';
 import { HitlError } from '../../actors/errors.ts';
 import { createEchoProvider } from '../../actors/providers/echo.ts';
@@ -89,4 +89,15 @@ export async function approveToEnd(host: RunHost, runId: string, times: number) 
     await host.decide(runId, { approval_id: approval, action: 'approve' }, 'user:u1');
   }
   return waitForView(host, runId, isStatus('completed'));
+}
+
+/** A run with a random 300 kB prompt that stops at payload and response review; with its prompt. */
+export async function createLargeRun(host: RunHost) {
+  const prompt = randomBytes(225_000).toString('base64');
+  const run = await createRun(
+    host,
+    { policy: 'require_human', allowed_steps: ['payload_review', 'response_review'] },
+    { prompt },
+  );
+  return { prompt, id: run.snapshot.context.run_id };
 }
