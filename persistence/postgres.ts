@@ -22,7 +22,9 @@ export interface ConnectOptions {
 export function connectPostgres(url: string, options: ConnectOptions = {}): Sql {
   const { url: tcpUrl, socketDir } = splitSocketDir(url);
   const sql = postgres(tcpUrl, {
-    ...(socketDir ? { host: socketDir } : {}),
+    // The socket's name ends in the port (`.s.PGSQL.<port>`): given with the directory, since a
+    // `host` option makes postgres.js forget the URL's port (and take 5432).
+    ...(socketDir ? { host: socketDir, port: Number(new URL(tcpUrl).port) || 5432 } : {}),
     max: options.max ?? 10,
     connect_timeout: options.connectTimeout ?? 5,
     idle_timeout: 30,
@@ -39,8 +41,9 @@ export function connectPostgres(url: string, options: ConnectOptions = {}): Sql 
 }
 
 /**
- * libpq's way to name a Unix-domain socket, `?host=/var/run/postgresql` (a directory), which
- * postgres.js does not read from a URL: taken out of the URL and given as its `host` option.
+ * libpq's way to name a Unix-domain socket, `?host=/var/run/postgresql` (a directory), with the
+ * URL's port: taken out of the URL and given as postgres.js's `host` and `port` options (it reads
+ * no socket directory from a URL before version 4, and no port with one in any version).
  */
 export function splitSocketDir(url: string): { url: string; socketDir: string | null } {
   const u = new URL(url);
