@@ -89,4 +89,23 @@ describe('the Postgres bus', () => {
     expect(others).toEqual([{ from: 'b' }]);
     for (const off of offs) off();
   });
+
+  it('listens again after its connection is cut: subscribers hear of it, later messages arrive', async () => {
+    const [a, b] = buses as [Bus, Bus];
+    const got: Json[] = [];
+    let reconnects = 0;
+    const off = b.subscribe('cut', (m) => got.push(m), () => reconnects++);
+    await a.publish('cut', { n: 1 });
+    await expect.poll(() => got, { timeout: 10_000 }).toEqual([{ n: 1 }]);
+    // Both nodes' listening connections, as a Postgres restart or a proxy's idle cut would do.
+    const killed = await db.sql`
+      select pg_terminate_backend(pid) from pg_stat_activity
+       where datname = current_database() and query ilike 'listen%'`;
+    expect(killed).toHaveLength(2);
+    await expect.poll(() => reconnects, { timeout: 10_000 }).toBeGreaterThan(0);
+    await a.publish('cut', { n: 2 });
+    await expect.poll(() => got, { timeout: 10_000 }).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(buses.every((x) => x.healthy())).toBe(true);
+    off();
+  });
 });
