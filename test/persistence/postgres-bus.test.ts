@@ -94,7 +94,11 @@ describe('the Postgres bus', () => {
     const [a, b] = buses as [Bus, Bus];
     const got: Json[] = [];
     let reconnects = 0;
-    const off = b.subscribe('cut', (m) => got.push(m), () => reconnects++);
+    const off = b.subscribe(
+      'cut',
+      (m) => got.push(m),
+      () => reconnects++,
+    );
     await a.publish('cut', { n: 1 });
     await expect.poll(() => got, { timeout: 10_000 }).toEqual([{ n: 1 }]);
     // Both nodes' listening connections, as a Postgres restart or a proxy's idle cut would do.
