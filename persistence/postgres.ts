@@ -21,7 +21,7 @@ export interface ConnectOptions {
 /** A postgres.js pool with the settings the store expects (quiet notices, short connect timeout). */
 export function connectPostgres(url: string, options: ConnectOptions = {}): Sql {
   const { url: tcpUrl, socketDir } = splitSocketDir(url);
-  const sql = postgres(tcpUrl, {
+  return postgres(tcpUrl, {
     // The socket's name ends in the port (`.s.PGSQL.<port>`): given with the directory, since a
     // `host` option makes postgres.js forget the URL's port (and take 5432).
     ...(socketDir ? { host: socketDir, port: Number(new URL(tcpUrl).port) || 5432 } : {}),
@@ -36,8 +36,6 @@ export function connectPostgres(url: string, options: ConnectOptions = {}): Sql 
     onnotice: () => undefined,
     connection: { application_name: 'hitl-runs' },
   });
-  fetchTypesOnce(sql);
-  return sql;
 }
 
 /**
@@ -51,29 +49,6 @@ export function splitSocketDir(url: string): { url: string; socketDir: string | 
   if (!dir?.startsWith('/')) return { url, socketDir: null };
   u.searchParams.delete('host');
   return { url: u.toString(), socketDir: dir };
-}
-
-/**
- * postgres.js asks every new connection for the array types and drops that query's promise: when
- * the connection closes during it (a Postgres restart), the rejection is unhandled and Node stops
- * the process (porsager/postgres#1192, #1205, open). The types it learns are kept in the pool's
- * shared options, so after the first success later connections need not ask again.
- */
-function fetchTypesOnce(sql: Sql): void {
-  const warm = (): void => {
-    sql`select 1`.then(
-      () => {
-        (sql.options as { fetch_types: boolean }).fetch_types = false;
-      },
-      (err: unknown) => {
-        // Ended: nothing more to do. Not reachable yet: the pool asks again on its next
-        // connection; so do we, later.
-        if ((err as { code?: unknown } | null)?.code === 'CONNECTION_ENDED') return;
-        setTimeout(warm, 1000).unref();
-      },
-    );
-  };
-  warm();
 }
 
 // The operations that write: each is one transaction (counted for the benchmark's figures).
